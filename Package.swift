@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "jadevectordb",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "jadevectordb", targets: ["jadevectordb"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // C shims: shared-memory layout and atomics, posix_spawn with fd mapping, prctl, sockets.
+        .target(name: "CJadeShm"),
+        // libsystemd (sd_notify, sd_listen_fds, sd_watchdog_enabled).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        .target(name: "JadeCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "JadeConfig", dependencies: ["JadeCore", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "JadeShared", dependencies: ["CJadeShm", "JadeCore"]),
+        .target(
+            name: "JadeStore",
+            dependencies: ["JadeConfig", "JadeCore", "CJadeShm", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "JadeHTTP",
+            dependencies: [
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "JadeWorker",
+            dependencies: [
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "CJadeShm",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "JadeSupervisor",
+            dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CJadeShm", "CSystemd"]
+        ),
+        .target(
+            name: "JadeCLI",
+            dependencies: [
+                "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
+
+        .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig"]),
+        .testTarget(name: "JadeHTTPTests", dependencies: ["JadeHTTP", "JadeShared"]),
+        .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
+        .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport"]),
+    ]
+)
+
+// Swift 5 language mode: the NIO handlers and the C shared-memory views are confined by design
+// (one event loop per worker, atomics in C); strict Sendable checking would add noise, not safety.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.swiftLanguageMode(.v5)]
+}

@@ -1,0 +1,200 @@
+#define _GNU_SOURCE
+#include "CJadeShm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t jade_shm_segment_size(void) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t raw = sizeof(jade_shm_segment_t);
+    return (raw + page - 1) / page * page;
+}
+
+uint64_t jade_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int jade_shm_create(jade_shm_segment_t **out) {
+    size_t size = jade_shm_segment_size();
+    int fd = memfd_create("jadevectordb-shm", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) { int e = errno; close(fd); errno = e; return -1; }
+    memset(p, 0, size);
+    jade_shm_segment_t *s = (jade_shm_segment_t *)p;
+    s->header.version = JADE_SHM_VERSION;
+    s->header.record_count = JADE_MAX_RECORDS;
+    s->header.segment_size = size;
+    s->header.master_pid = getpid();
+    s->header.master_started_ns = jade_monotonic_ns();
+    __atomic_store_n(&s->header.magic, JADE_SHM_MAGIC, __ATOMIC_RELEASE);
+    *out = s;
+    return fd;
+}
+
+int jade_shm_attach(int fd, jade_shm_segment_t **out) {
+    size_t size = jade_shm_segment_size();
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return -1;
+    jade_shm_segment_t *s = (jade_shm_segment_t *)p;
+    if (__atomic_load_n(&s->header.magic, __ATOMIC_ACQUIRE) != JADE_SHM_MAGIC ||
+        s->header.version != JADE_SHM_VERSION || s->header.segment_size != size) {
+        munmap(p, size);
+        errno = EPROTO;
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+int jade_spawn(const char *path, char *const argv[], char *const envp[], const int *src_fds,
+               const int *dst_fds, int nfds, pid_t *pid_out) {
+    int high[16];
+    if (nfds > 16) return EINVAL;
+    int maxdst = 2;
+    /* Move every source above the targets first, so that mapping one descriptor cannot clobber
+       the source of another (e.g. src 4 -> 3 while src 3 -> 4). */
+    for (int i = 0; i < nfds; i++) {
+        high[i] = fcntl(src_fds[i], F_DUPFD_CLOEXEC, 100);
+        if (high[i] < 0) {
+            int e = errno;
+            for (int j = 0; j < i; j++) close(high[j]);
+            return e;
+        }
+        if (dst_fds[i] > maxdst) maxdst = dst_fds[i];
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    for (int i = 0; i < nfds; i++) posix_spawn_file_actions_adddup2(&fa, high[i], dst_fds[i]);
+    posix_spawn_file_actions_addclosefrom_np(&fa, maxdst + 1);
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(pid_out, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < nfds; i++) close(high[i]);
+    return rc;
+}
+
+int jade_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+static int resolve(const char *host, int port, struct addrinfo **res) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, res);
+    if (rc != 0) { errno = EADDRNOTAVAIL; return -1; }
+    return 0;
+}
+
+static int bound_socket(const char *host, int port, int reuseport) {
+    struct addrinfo *res;
+    if (resolve(host, port, &res) != 0) return -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) { int e = errno; freeaddrinfo(res); errno = e; return -1; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int e = errno; freeaddrinfo(res); close(fd); errno = e; return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int jade_listen_reuseport(const char *host, int port, int backlog) {
+    int fd = bound_socket(host, port, 1);
+    if (fd < 0) return -1;
+    if (listen(fd, backlog) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int jade_socket_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+int jade_probe_port(const char *host, int port) {
+    int fd = bound_socket(host, port, 0);
+    if (fd < 0) return -1;
+    int p = jade_socket_port(fd);
+    close(fd);
+    return p;
+}
+
+int jade_is_listening_socket(int fd) {
+    int val = 0;
+    socklen_t len = sizeof val;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) != 0) return 0;
+    int type = 0;
+    len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return 0;
+    return val && type == SOCK_STREAM;
+}
+
+int jade_accept_nonblocking(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int jade_is_network_filesystem(const char *path) {
+    struct statfs st;
+    if (statfs(path, &st) != 0) return -1;
+    switch ((unsigned long)st.f_type) {
+    case 0x6969:      /* NFS */
+    case 0x517B:      /* SMB */
+    case 0xFF534D42:  /* CIFS */
+    case 0xFE534D42:  /* SMB2 */
+    case 0x01021997:  /* 9P / v9fs */
+    case 0x564c:      /* NCP */
+    case 0x6B414653:  /* AFS */
+    case 0x00C36400:  /* Ceph */
+    case 0x47504653:  /* GPFS */
+    case 0x0BD00BD0:  /* Lustre */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int jade_memfd_with_contents(const char *name, const void *data, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < size) {
+        ssize_t n = write(fd, (const char *)data + off, size - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); errno = e; return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
+}

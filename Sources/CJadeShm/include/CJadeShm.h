@@ -1,0 +1,122 @@
+// C shims for JadeVectorDB: the shared-memory segment layout with atomic accessors, process
+// spawning with explicit fd mapping, and a few Linux calls that Swift cannot make cleanly.
+#ifndef CJADESHM_H
+#define CJADESHM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define JADE_SHM_MAGIC 0x3130534544414A00ULL /* "\0JADES01" */
+#define JADE_SHM_VERSION 1u
+/// Worker records: every live worker (of any generation) owns one record.
+#define JADE_MAX_RECORDS 256
+/// Socket slots: the configured number of workers cannot exceed this.
+#define JADE_MAX_SLOTS 128
+
+enum jade_worker_state {
+    JADE_WORKER_FREE = 0,
+    JADE_WORKER_STARTING = 1,
+    JADE_WORKER_READY = 2,
+    JADE_WORKER_DRAINING = 3,
+    JADE_WORKER_EXITED = 4,
+};
+
+/// One worker process: 64 bytes, so two workers never share a cache line (the segment is
+/// page-aligned and the header is 256 bytes).
+typedef struct {
+    int32_t pid;
+    uint32_t slot;
+    uint32_t generation;
+    uint32_t state;
+    uint64_t heartbeat_ns;   /* CLOCK_MONOTONIC, written by the worker */
+    int64_t in_flight;       /* requests being handled now */
+    uint64_t requests_total; /* requests answered by this worker */
+    uint64_t connections;    /* open connections */
+    uint64_t started_ns;
+    uint64_t pad;
+} jade_worker_record_t;
+
+/// The segment header. The master writes it once before any worker starts, except the
+/// fields documented as live.
+typedef struct {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t record_count;
+    uint64_t segment_size;
+    int32_t master_pid;
+    uint32_t configured_workers; /* live: changes on reload */
+    uint32_t current_generation; /* live: generation of the newest workers */
+    uint32_t ready_workers;      /* live: master's view of ready workers in the current generation */
+    uint64_t master_started_ns;
+    uint64_t worker_restarts;    /* live: restarts of workers that died */
+    uint64_t reloads;            /* live: accepted reloads */
+    uint64_t global_epoch;       /* live: bumped to invalidate every cached permission */
+    uint64_t reserved[23];
+} jade_shm_header_t;
+
+_Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");
+_Static_assert(sizeof(jade_shm_header_t) == 256, "header must be 256 bytes");
+
+typedef struct {
+    jade_shm_header_t header;
+    jade_worker_record_t records[JADE_MAX_RECORDS];
+} jade_shm_segment_t;
+
+/// Size in bytes of the segment, rounded up to a page.
+size_t jade_shm_segment_size(void);
+/// Creates an anonymous memfd of the segment size and maps it. Returns the fd (close-on-exec) or -1.
+int jade_shm_create(jade_shm_segment_t **out);
+/// Maps an existing segment fd. Returns 0, or -1 with errno set (EPROTO: bad magic or version).
+int jade_shm_attach(int fd, jade_shm_segment_t **out);
+
+/* Atomic accessors (sequentially consistent unless noted). */
+static inline uint64_t jade_load_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void jade_store_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint64_t jade_add_u64(uint64_t *p, uint64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+static inline int64_t jade_load_i64(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline int64_t jade_add_i64(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+static inline void jade_store_i64(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint32_t jade_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void jade_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int32_t jade_load_i32(const int32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void jade_store_i32(int32_t *p, int32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }
+
+/// An anonymous close-on-exec memfd holding `size` bytes copied from `data`; -1 with errno.
+int jade_memfd_with_contents(const char *name, const void *data, size_t size);
+
+/// Monotonic clock in nanoseconds.
+uint64_t jade_monotonic_ns(void);
+
+/// Spawns `path` with `argv`/`envp`, mapping src_fds[i] to dst_fds[i] in the child and closing
+/// every other descriptor; the child starts with an empty signal mask and default dispositions.
+/// Returns 0 and the pid, or an errno value.
+int jade_spawn(const char *path, char *const argv[], char *const envp[], const int *src_fds,
+               const int *dst_fds, int nfds, pid_t *pid_out);
+
+/// PR_SET_PDEATHSIG: deliver `sig` to this process when its parent dies.
+int jade_set_parent_death_signal(int sig);
+
+/// Creates a listening TCP socket with SO_REUSEADDR and SO_REUSEPORT, non-blocking, close-on-exec.
+/// Returns the fd, or -1 with errno set.
+int jade_listen_reuseport(const char *host, int port, int backlog);
+/// Checks that host:port can be bound by a socket without SO_REUSEPORT (nobody else holds it).
+/// With port 0, picks a free port. Returns the port, or -1 with errno set.
+int jade_probe_port(const char *host, int port);
+/// Port a socket is bound to, or -1.
+int jade_socket_port(int fd);
+/// 1 when fd is a listening stream socket, else 0.
+int jade_is_listening_socket(int fd);
+
+/// Non-blocking accept of one pending connection (close-on-exec, non-blocking). -1 with errno
+/// EAGAIN when the queue is empty.
+int jade_accept_nonblocking(int fd);
+
+/// 1 when `path` lives on a network filesystem (NFS, CIFS/SMB, 9p, FUSE-based network mounts
+/// are not detected), 0 when local, -1 with errno on error.
+int jade_is_network_filesystem(const char *path);
+
+#endif

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import JadeConfig
+import JadeCore
+import JadeStore
+import JadeSupervisor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `jadevectordb`: the vector database server and its maintenance commands.
+struct JadeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jadevectordb",
+        abstract: "JadeVectorDB: a multi-process vector database server.",
+        discussion: """
+            Configuration comes from JSON files in JADEVECTORDB_CONFIG_DIR (default ./config, then \
+            /etc/jadevectordb), overridden by JADEVECTORDB_* environment variables. \
+            JADEVECTORDB_ENV selects development (default) or production.
+            Exit codes: 0 clean stop, 1 runtime failure, 2 invalid configuration or usage.
+            """,
+        version: JadeVersion.current,
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Version.self]
+    )
+}
+
+/// Options shared by the commands that load configuration.
+struct EnvironmentOption: ParsableArguments {
+    @Option(name: .long, help: "Environment to load (development or production); default: JADEVECTORDB_ENV.")
+    var env: String?
+
+    func override() throws -> DeploymentEnvironment? {
+        guard let env else { return nil }
+        guard let parsed = DeploymentEnvironment(rawValue: env) else {
+            throw ValidationError("--env must be development or production, not \(env)")
+        }
+        return parsed
+    }
+
+    /// Loads and validates; on failure prints every problem and exits with 2.
+    func load() throws -> (ResolvedConfig, DeploymentEnvironment?) {
+        let override = try override()
+        do {
+            return (try ConfigLoader.load(environment: ProcessInfo.processInfo.environment, environmentOverride: override), override)
+        } catch {
+            FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+extension JadeCommand {
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the server in the foreground: the master and its worker processes.",
+            discussion: """
+                Signals: TERM/INT drain and stop, QUIT stops at once, HUP reloads the configuration \
+                (no request is dropped), USR1 reopens log files. Speaks the systemd notify protocol \
+                when NOTIFY_SOCKET is set and accepts sockets from systemd socket activation.
+                """)
+
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() throws {
+            let (resolved, override) = try environment.load()
+            let config = JadeConfiguration(resolved)
+            config.logging.apply()
+            JSONLogHandler.processMetadata = ["role": "master", "pid": "\(getpid())"]
+            let arbiter: Arbiter
+            do {
+                arbiter = try Arbiter(
+                    config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override)
+            } catch {
+                FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            throw ExitCode(arbiter.run())
+        }
+    }
+
+    struct CheckConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Validate the configuration and exit (0 valid, 2 invalid), like nginx -t.")
+
+        @OptionGroup var environment: EnvironmentOption
+
+        @Flag(name: .long, help: "Print every key with its value and source (secrets redacted).")
+        var print = false
+
+        func run() throws {
+            let (resolved, _) = try environment.load()
+            if self.print {
+                let data = try JSONSerialization.data(
+                    withJSONObject: resolved.redactedDump(), options: [.prettyPrinted, .sortedKeys])
+                Swift.print(String(decoding: data, as: UTF8.self))
+            } else {
+                Swift.print(
+                    "configuration OK: environment \(resolved.environment.rawValue), directory \(resolved.configDirectory ?? "-")"
+                )
+            }
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply pending schema migrations to the database and exit.")
+
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() throws {
+            let (resolved, _) = try environment.load()
+            let config = JadeConfiguration(resolved)
+            do {
+                try DataDirectory.prepare(config.database.dataDirectory)
+                let store = try Store.open(config.database, readerCount: 1)
+                try store.migrate()
+                let applied = try store.appliedMigrations()
+                try store.close()
+                Swift.print("database \(config.database.databasePath) is at \(applied.last ?? "-") (\(applied.count) migrations)")
+            } catch {
+                FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the version.")
+        func run() { print("jadevectordb \(JadeVersion.current)") }
+    }
+}

@@ -1,0 +1,357 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Sits in front of the HTTP decoder and tells the connection handler when the bytes of a new
+/// request start arriving, so that the slow-request deadline covers the request head too.
+final class RequestStartWatcher: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    unowned let connection: HTTPConnectionHandler
+
+    init(connection: HTTPConnectionHandler) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection.bytesArrived()
+        context.fireChannelRead(data)
+    }
+}
+
+/// One HTTP/1.1 connection: assembles requests under the size and time limits, routes them,
+/// writes responses with the standard headers, and closes gracefully when draining.
+final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// Waiting for the first byte of the next request.
+        case idle
+        /// Bytes of a request have arrived; its head or body is incomplete.
+        case receiving
+        /// The request is complete and its handler runs.
+        case processing
+        /// The request was answered early (413, 431) and the connection is closing.
+        case rejecting
+        /// Closing: the write side is shut, waiting for the client's EOF.
+        case closing
+    }
+
+    private let server: ServerContext
+    private var context: ChannelHandlerContext?
+    private var state: State = .idle
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var requestsServed = 0
+    private var draining: DrainMode?
+    private var timer: Scheduled<Void>?
+    private var remoteAddress: String?
+    private var requestStart: NIODeadline = .now()
+
+    init(server: ServerContext) { self.server = server }
+
+    // MARK: lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { activated(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        activated(context: context)
+        context.fireChannelActive()
+    }
+
+    private var activatedOnce = false
+    private func activated(context: ChannelHandlerContext) {
+        guard !activatedOnce else { return }
+        activatedOnce = true
+        remoteAddress = context.channel.remoteAddress?.ipAddress
+        server.register(self)
+        // A new connection must deliver a complete request within the request timeout.
+        arm(server.limits.requestTimeout)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        server.unregister(self)
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client finished sending. Anything still being answered is written first.
+            if state == .processing { return }
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        switch state {
+        case .idle, .receiving:
+            if let parserError = error as? HTTPParserError {
+                let response: HTTPResponse
+                if case .headerOverflow = parserError {
+                    response = .error(.requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
+                        message: "The request head exceeds the server's limit.")
+                } else {
+                    response = .error(.badRequest, code: "invalid_request", message: "Malformed HTTP request.")
+                }
+                reject(context: context, response)
+            } else {
+                context.close(promise: nil)
+            }
+        default:
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: timers
+
+    private func arm(_ amount: TimeAmount) {
+        timer?.cancel()
+        guard let context else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: amount) { loopBound.value.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard let context else { return }
+        switch state {
+        case .idle where requestsServed > 0 || head == nil && !sawBytes:
+            // Idle keep-alive timeout, or a connection that never sent anything.
+            context.close(promise: nil)
+        case .idle, .receiving:
+            reject(
+                context: context,
+                .error(.requestTimeout, code: "request_timeout",
+                    message: "The request was not received within the server's time limit."))
+        case .processing:
+            break  // the handler's own time limits apply
+        case .rejecting, .closing:
+            context.close(promise: nil)
+        }
+    }
+
+    private var sawBytes = false
+
+    /// Called by the watcher for every read of raw bytes.
+    func bytesArrived() {
+        sawBytes = true
+        if state == .idle {
+            state = .receiving
+            if requestsServed > 0 { arm(server.limits.requestTimeout) }
+            requestStart = .now()
+        }
+    }
+
+    // MARK: requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard state == .receiving || state == .idle else { return }
+            state = .receiving
+            var headerBytes = head.uri.utf8.count + 16
+            for (name, value) in head.headers { headerBytes += name.utf8.count + value.utf8.count + 4 }
+            if headerBytes > server.limits.maxHeaderBytes {
+                reject(
+                    context: context,
+                    .error(.requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
+                        message: "The request head exceeds \(server.limits.maxHeaderBytes) bytes."))
+                return
+            }
+            if let length = head.headers.first(name: "content-length").flatMap({ Int($0) }),
+                length > server.limits.maxRequestBodyBytes
+            {
+                reject(context: context, payloadTooLarge())
+                return
+            }
+            self.head = head
+            self.body = nil
+        case .body(var chunk):
+            guard state == .receiving, head != nil else { return }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            if body!.readableBytes > server.limits.maxRequestBodyBytes {
+                body = nil
+                reject(context: context, payloadTooLarge())
+            }
+        case .end:
+            guard state == .receiving, let head else { return }
+            timer?.cancel()
+            timer = nil
+            state = .processing
+            server.requestStarted()
+            dispatch(context: context, head: head)
+        }
+    }
+
+    private func payloadTooLarge() -> HTTPResponse {
+        .error(.payloadTooLarge, code: "payload_too_large",
+            message: "The request body exceeds \(server.limits.maxRequestBodyBytes) bytes.")
+    }
+
+    private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let requestID = head.headers.first(name: "x-request-id").flatMap(Self.validRequestID) ?? server.nextRequestID()
+        let uri = head.uri[...]
+        let path: Substring
+        let query: Substring?
+        if let q = uri.firstIndex(of: "?") {
+            path = uri[..<q]
+            query = uri[uri.index(after: q)...]
+        } else {
+            path = uri
+            query = nil
+        }
+        var template = "unmatched"
+        let result: HandlerResult
+        switch server.router.match(head.method, path) {
+        case .found(let t, let handler, let parameters):
+            template = t
+            let request = RequestContext(
+                head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
+                eventLoop: context.eventLoop, remoteAddress: remoteAddress)
+            result = handler(request)
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            result = .now(
+                .error(.methodNotAllowed, code: "method_not_allowed",
+                    message: "\(head.method.rawValue) is not allowed here; allowed: \(allow).",
+                    headers: [("Allow", allow)]))
+        case .notFound:
+            result = .now(.error(.notFound, code: "not_found", message: "No route matches \(path)."))
+        }
+        body = nil
+        switch result {
+        case .now(let response):
+            respond(context: context, head: head, response: response, requestID: requestID, template: template)
+        case .later(let future):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            future.hop(to: context.eventLoop).whenComplete { outcome in
+                let (handler, context) = loopBound.value
+                let response: HTTPResponse
+                switch outcome {
+                case .success(let r): response = r
+                case .failure(let error):
+                    handler.server.logger.error(
+                        "handler failed", metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+                    response = .error(.internalServerError, code: "internal_error",
+                        message: "The server failed to handle the request; see its logs for request \(requestID).")
+                }
+                handler.respond(
+                    context: context, head: head, response: response, requestID: requestID, template: template)
+            }
+        }
+    }
+
+    static func validRequestID(_ value: String) -> String? {
+        guard !value.isEmpty, value.utf8.count <= 128 else { return nil }
+        for c in value.utf8 {
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: ":"):
+                continue
+            default: return nil
+            }
+        }
+        return value
+    }
+
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead, response: HTTPResponse, requestID: String,
+        template: String
+    ) {
+        guard state == .processing else { return }
+        let keepAlive = head.isKeepAlive && draining == nil
+        write(context: context, response: response, requestID: requestID, version: head.version,
+            keepAlive: keepAlive, isHead: head.method == .HEAD)
+        server.requestFinished()
+        requestsServed += 1
+        log(head: head, status: response.status, requestID: requestID, template: template)
+        if keepAlive {
+            state = .idle
+            sawBytes = false
+            arm(server.limits.keepAliveTimeout)
+        } else {
+            closeGracefully(context: context)
+        }
+    }
+
+    private func log(head: HTTPRequestHead, status: HTTPResponseStatus, requestID: String, template: String) {
+        let isError = status.code >= 500
+        guard server.accessLog || isError else { return }
+        let elapsed = Double((NIODeadline.now() - requestStart).nanoseconds) / 1e6
+        server.logger.log(
+            level: isError ? .error : .info, "request",
+            metadata: [
+                "request_id": "\(requestID)", "method": "\(head.method.rawValue)", "route": "\(template)",
+                "status": "\(status.code)", "duration_ms": .stringConvertible((elapsed * 1000).rounded() / 1000),
+                "remote": "\(remoteAddress ?? "-")",
+            ])
+    }
+
+    private func write(
+        context: ChannelHandlerContext, response: HTTPResponse, requestID: String, version: HTTPVersion,
+        keepAlive: Bool, isHead: Bool
+    ) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(6 + response.headers.count)
+        headers.add(name: "Content-Type", value: response.contentType)
+        headers.add(name: "Content-Length", value: String(response.body.readableBytes))
+        headers.add(name: "Date", value: server.dateHeader())
+        headers.add(name: "X-Request-Id", value: requestID)
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if version.major == 1 && version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let responseHead = HTTPResponseHead(version: version.major == 1 ? version : .http1_1, status: response.status,
+            headers: headers)
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if !isHead && response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Answers a request that will not be processed (too large, too slow, malformed) and closes.
+    private func reject(context: ChannelHandlerContext, _ response: HTTPResponse) {
+        guard state == .idle || state == .receiving else { return }
+        state = .rejecting
+        let version = head?.version ?? .http1_1
+        write(context: context, response: response, requestID: server.nextRequestID(), version: version,
+            keepAlive: false, isHead: false)
+        closeGracefully(context: context)
+    }
+
+    /// Shuts the write side and waits (briefly) for the client's EOF, so that unread request
+    /// bytes do not turn the close into a reset that could destroy the response in flight.
+    private func closeGracefully(context: ChannelHandlerContext) {
+        state = .closing
+        context.close(mode: .output, promise: nil)
+        arm(server.limits.lingerTimeout)
+    }
+
+    // MARK: draining
+
+    func drain(_ mode: DrainMode) {
+        draining = mode
+        guard let context else { return }
+        if state == .idle && requestsServed > 0 && mode == .stop {
+            closeGracefully(context: context)
+        }
+    }
+
+    func forceClose() {
+        context?.close(promise: nil)
+    }
+}

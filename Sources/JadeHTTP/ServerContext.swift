@@ -1,0 +1,139 @@
+import CJadeShm
+import Foundation
+import JadeShared
+import Logging
+import NIOCore
+
+/// How a worker stops serving.
+public enum DrainMode: Sendable {
+    /// Reload: a new generation serves the same sockets. Idle keep-alive connections are kept
+    /// until their next request (answered with `Connection: close`) or the drain deadline.
+    case retire
+    /// Shutdown: idle keep-alive connections are closed at once; requests in progress and
+    /// connections that have not sent their first request yet are still served.
+    case stop
+}
+
+/// Limits the connection handler enforces.
+public struct HTTPLimits: Sendable {
+    public var maxRequestBodyBytes: Int
+    public var maxHeaderBytes: Int
+    public var requestTimeout: TimeAmount
+    public var keepAliveTimeout: TimeAmount
+    /// How long a connection that we closed for writing waits for the client's EOF.
+    public var lingerTimeout: TimeAmount
+
+    public init(
+        maxRequestBodyBytes: Int = 1 << 20, maxHeaderBytes: Int = 16_384, requestTimeout: TimeAmount = .seconds(30),
+        keepAliveTimeout: TimeAmount = .seconds(60), lingerTimeout: TimeAmount = .seconds(2)
+    ) {
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.requestTimeout = requestTimeout
+        self.keepAliveTimeout = keepAliveTimeout
+        self.lingerTimeout = lingerTimeout
+    }
+}
+
+/// Per-worker state shared by every connection. Lives on the worker's single event loop; every
+/// method must be called there.
+public final class ServerContext: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    public let router: Router
+    public let limits: HTTPLimits
+    public let logger: Logger
+    public let accessLog: Bool
+    /// The worker's record in shared memory, when running under the master.
+    let record: WorkerRecord?
+    private let inFlight: UnsafeMutablePointer<Int64>?
+    private let requestsTotal: UnsafeMutablePointer<UInt64>?
+    private let connectionsGauge: UnsafeMutablePointer<UInt64>?
+
+    private(set) var drainMode: DrainMode?
+    private var connections: [ObjectIdentifier: HTTPConnectionHandler] = [:]
+    private var drained: EventLoopPromise<Void>?
+
+    private var requestCounter: UInt64 = 0
+    private let requestIDPrefix: String
+    private var cachedDate: (second: Int, text: String) = (-1, "")
+
+    public init(eventLoop: EventLoop, router: Router, limits: HTTPLimits, logger: Logger, accessLog: Bool,
+        record: WorkerRecord?)
+    {
+        self.eventLoop = eventLoop
+        self.router = router
+        self.limits = limits
+        self.logger = logger
+        self.accessLog = accessLog
+        self.record = record
+        self.inFlight = record?.inFlightPointer
+        self.requestsTotal = record?.requestsTotalPointer
+        self.connectionsGauge = record?.connectionsPointer
+        var rng = SystemRandomNumberGenerator()
+        let random: UInt64 = rng.next()
+        self.requestIDPrefix = String(random & 0xFFFF_FFFF_FFFF, radix: 36)
+    }
+
+    /// Number of open connections.
+    public var openConnections: Int { connections.count }
+
+    func register(_ handler: HTTPConnectionHandler) {
+        connections[ObjectIdentifier(handler)] = handler
+        if let connectionsGauge { _ = jade_add_u64(connectionsGauge, 1) }
+        if let drainMode { handler.drain(drainMode) }
+    }
+
+    func unregister(_ handler: HTTPConnectionHandler) {
+        if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil, let connectionsGauge {
+            _ = jade_add_u64(connectionsGauge, UInt64.max)  // wrapping -1
+        }
+        if connections.isEmpty, let drained {
+            self.drained = nil
+            drained.succeed(())
+        }
+    }
+
+    func requestStarted() { if let inFlight { _ = jade_add_i64(inFlight, 1) } }
+    func requestFinished() {
+        if let inFlight { _ = jade_add_i64(inFlight, -1) }
+        if let requestsTotal { _ = jade_add_u64(requestsTotal, 1) }
+    }
+
+    /// Starts draining every connection; the future completes when the last one has closed.
+    public func drain(_ mode: DrainMode) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        drainMode = mode
+        for handler in connections.values { handler.drain(mode) }
+        if connections.isEmpty { return eventLoop.makeSucceededFuture(()) }
+        let promise = drained ?? eventLoop.makePromise()
+        drained = promise
+        return promise.futureResult
+    }
+
+    /// Closes every connection now (the drain deadline).
+    public func closeAll() {
+        for handler in connections.values { handler.forceClose() }
+    }
+
+    /// A request id unique to this process: a random prefix and a counter.
+    func nextRequestID() -> String {
+        requestCounter &+= 1
+        return requestIDPrefix + "-" + String(requestCounter, radix: 36)
+    }
+
+    /// The Date header value, recomputed once per second.
+    func dateHeader() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let second = ts.tv_sec
+        if second != cachedDate.second {
+            var t = time_t(second)
+            var tmv = tm()
+            gmtime_r(&t, &tmv)
+            var buf = [CChar](repeating: 0, count: 64)
+            let n = strftime(&buf, 64, "%a, %d %b %Y %H:%M:%S GMT", &tmv)
+            cachedDate = (second, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return cachedDate.text
+    }
+}

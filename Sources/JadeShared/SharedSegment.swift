@@ -1,0 +1,153 @@
+import CJadeShm
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Errors creating or attaching the shared-memory segment.
+public struct SharedSegmentError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The state of one worker process as recorded in shared memory.
+public enum WorkerState: UInt32, Sendable {
+    case free = 0
+    case starting = 1
+    case ready = 2
+    case draining = 3
+    case exited = 4
+}
+
+/// The Swift view of the shared-memory segment that the master creates and every worker maps:
+/// the header and the table of worker records. All fields are read and written atomically.
+public final class SharedSegment: @unchecked Sendable {
+    /// The memfd holding the segment (inherited by workers as fd 4).
+    public let fd: Int32
+    let base: UnsafeMutablePointer<jade_shm_segment_t>
+
+    private init(fd: Int32, base: UnsafeMutablePointer<jade_shm_segment_t>) {
+        self.fd = fd
+        self.base = base
+    }
+
+    /// Creates a fresh, zeroed segment (master only).
+    public static func create() throws -> SharedSegment {
+        var p: UnsafeMutablePointer<jade_shm_segment_t>?
+        let fd = jade_shm_create(&p)
+        guard fd >= 0, let p else {
+            throw SharedSegmentError(description: "cannot create shared memory: \(String(cString: strerror(errno)))")
+        }
+        return SharedSegment(fd: fd, base: p)
+    }
+
+    /// Maps the segment a worker inherited.
+    public static func attach(fd: Int32) throws -> SharedSegment {
+        var p: UnsafeMutablePointer<jade_shm_segment_t>?
+        guard jade_shm_attach(fd, &p) == 0, let p else {
+            throw SharedSegmentError(
+                description: "cannot attach shared memory on fd \(fd): \(String(cString: strerror(errno)))")
+        }
+        return SharedSegment(fd: fd, base: p)
+    }
+
+    /// Number of worker records.
+    public var recordCount: Int { Int(JADE_MAX_RECORDS) }
+
+    /// Record `index` (0 ..< recordCount).
+    public func record(_ index: Int) -> WorkerRecord {
+        precondition(index >= 0 && index < recordCount)
+        return WorkerRecord(pointer: jade_record(base, UInt32(index)), index: index)
+    }
+
+    /// Header fields.
+    public var header: SegmentHeader { SegmentHeader(pointer: withUnsafeMutablePointer(to: &base.pointee.header) { $0 }) }
+}
+
+@inline(__always)
+func fieldPointer<Base, Field>(_ base: UnsafeMutablePointer<Base>, _ path: KeyPath<Base, Field>) -> UnsafeMutablePointer<Field> {
+    (UnsafeMutableRawPointer(base) + MemoryLayout<Base>.offset(of: path)!).assumingMemoryBound(to: Field.self)
+}
+
+/// Live fields of the segment header.
+public struct SegmentHeader: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<jade_shm_header_t>
+
+    public var masterPID: Int32 { jade_load_i32(fieldPointer(pointer, \.master_pid)) }
+    public var configuredWorkers: UInt32 {
+        get { jade_load_u32(fieldPointer(pointer, \.configured_workers)) }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.configured_workers), newValue) }
+    }
+    public var currentGeneration: UInt32 {
+        get { jade_load_u32(fieldPointer(pointer, \.current_generation)) }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.current_generation), newValue) }
+    }
+    public var readyWorkers: UInt32 {
+        get { jade_load_u32(fieldPointer(pointer, \.ready_workers)) }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.ready_workers), newValue) }
+    }
+    public var masterStartedNanoseconds: UInt64 { jade_load_u64(fieldPointer(pointer, \.master_started_ns)) }
+    public var workerRestarts: UInt64 { jade_load_u64(fieldPointer(pointer, \.worker_restarts)) }
+    public func noteWorkerRestart() { _ = jade_add_u64(fieldPointer(pointer, \.worker_restarts), 1) }
+    public var reloads: UInt64 { jade_load_u64(fieldPointer(pointer, \.reloads)) }
+    public func noteReload() { _ = jade_add_u64(fieldPointer(pointer, \.reloads), 1) }
+}
+
+/// One worker's record in shared memory.
+public struct WorkerRecord: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<jade_worker_record_t>
+    /// Position in the record table.
+    public let index: Int
+
+    public var pid: Int32 {
+        get { jade_load_i32(fieldPointer(pointer, \.pid)) }
+        nonmutating set { jade_store_i32(fieldPointer(pointer, \.pid), newValue) }
+    }
+    public var slot: UInt32 {
+        get { jade_load_u32(fieldPointer(pointer, \.slot)) }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.slot), newValue) }
+    }
+    public var generation: UInt32 {
+        get { jade_load_u32(fieldPointer(pointer, \.generation)) }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.generation), newValue) }
+    }
+    public var state: WorkerState {
+        get { WorkerState(rawValue: jade_load_u32(fieldPointer(pointer, \.state))) ?? .free }
+        nonmutating set { jade_store_u32(fieldPointer(pointer, \.state), newValue.rawValue) }
+    }
+    /// Monotonic nanoseconds of the worker's last heartbeat.
+    public var heartbeatNanoseconds: UInt64 {
+        get { jade_load_u64(fieldPointer(pointer, \.heartbeat_ns)) }
+        nonmutating set { jade_store_u64(fieldPointer(pointer, \.heartbeat_ns), newValue) }
+    }
+    public var startedNanoseconds: UInt64 {
+        get { jade_load_u64(fieldPointer(pointer, \.started_ns)) }
+        nonmutating set { jade_store_u64(fieldPointer(pointer, \.started_ns), newValue) }
+    }
+    public var inFlight: Int64 { jade_load_i64(fieldPointer(pointer, \.in_flight)) }
+    public var requestsTotal: UInt64 { jade_load_u64(fieldPointer(pointer, \.requests_total)) }
+    public var connections: UInt64 { jade_load_u64(fieldPointer(pointer, \.connections)) }
+
+    /// Pointers for the hot path, resolved once per worker.
+    public var inFlightPointer: UnsafeMutablePointer<Int64> { fieldPointer(pointer, \.in_flight) }
+    public var requestsTotalPointer: UnsafeMutablePointer<UInt64> { fieldPointer(pointer, \.requests_total) }
+    public var connectionsPointer: UnsafeMutablePointer<UInt64> { fieldPointer(pointer, \.connections) }
+
+    /// Resets the record for a new worker (master only, before spawning).
+    public func claim(slot: Int, generation: UInt32) {
+        jade_store_i64(fieldPointer(pointer, \.in_flight), 0)
+        jade_store_u64(fieldPointer(pointer, \.requests_total), 0)
+        jade_store_u64(fieldPointer(pointer, \.connections), 0)
+        self.slot = UInt32(slot)
+        self.generation = generation
+        self.heartbeatNanoseconds = 0
+        self.startedNanoseconds = jade_monotonic_ns()
+        self.pid = 0
+        self.state = .starting
+    }
+
+    /// Writes the heartbeat (worker).
+    public func beat() { heartbeatNanoseconds = jade_monotonic_ns() }
+}
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC, comparable across processes).
+public func monotonicNanoseconds() -> UInt64 { jade_monotonic_ns() }

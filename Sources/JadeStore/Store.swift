@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+import JadeConfig
+
+/// Failures opening or migrating the database, with a message fit for an operator.
+public struct StoreError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The SQLite database (WAL mode) shared by the master and every worker.
+public final class Store: @unchecked Sendable {
+    /// The connection pool: one writer, concurrent readers.
+    public let pool: DatabasePool
+    public let path: String
+
+    private init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    /// Opens the database with the project's pragmas: WAL, busy timeout, synchronous mode,
+    /// foreign keys. Writes run in `BEGIN IMMEDIATE` transactions (GRDB's pool default).
+    public static func open(_ settings: JadeConfiguration.Database, readerCount: Int? = nil) throws -> Store {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
+        configuration.maximumReaderCount = max(1, readerCount ?? settings.connectionPoolSize)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "jadevectordb"
+        let synchronous = settings.synchronousFull ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // After a checkpoint resets the WAL, truncate it to at most 64 MiB.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+        }
+        let path = settings.databasePath
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            // Touch the schema so that a corrupt or foreign file fails here, not on first use.
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            return Store(pool: pool, path: path)
+        } catch let error as DatabaseError {
+            throw StoreError(description: describe(error, path: path))
+        } catch {
+            throw StoreError(description: "cannot open database \(path): \(error)")
+        }
+    }
+
+    /// Brings the schema up to date (master, before workers start).
+    public func migrate() throws {
+        do {
+            if try pool.read({ db in try Migrations.migrator.hasBeenSuperseded(db) }) {
+                throw StoreError(
+                    description:
+                        "database \(path) was written by a newer jadevectordb (unknown migrations); refusing to run an older build on it"
+                )
+            }
+            try Migrations.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError(description: Self.describe(error, path: path))
+        }
+    }
+
+    /// Applied migration identifiers, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// WAL checkpoint modes used by the server.
+    public enum CheckpointMode: String, Sendable {
+        /// Copies what it can without waiting for anyone (the periodic checkpoint).
+        case passive = "PASSIVE"
+        /// Waits for readers and writers, copies everything and truncates the WAL (at stop).
+        case truncate = "TRUNCATE"
+    }
+
+    /// Checkpoints the WAL into the database file. Returns false when it could not complete
+    /// (busy); a passive checkpoint is simply retried on the next tick.
+    @discardableResult
+    public func checkpoint(mode: CheckpointMode) throws -> Bool {
+        try pool.writeWithoutTransaction { db in
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(\(mode.rawValue))")
+            return (row?[0] as Int?) == 0
+        }
+    }
+
+    /// Size in bytes of the write-ahead log file (0 when absent).
+    public var walBytes: Int64 {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "-wal")
+        return (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// A real query against the database; returns its latency in seconds.
+    public func ping() throws -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM schema_meta") }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Closes every connection.
+    public func close() throws { try pool.close() }
+
+    static func describe(_ error: DatabaseError, path: String) -> String {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return "database \(path) is corrupt or not a SQLite database (\(error.message ?? "")); restore it from a backup"
+        case .SQLITE_CANTOPEN:
+            return "database \(path) cannot be opened (\(error.message ?? "")); check the data directory's permissions"
+        case .SQLITE_READONLY:
+            return "database \(path) is read-only (\(error.message ?? ""))"
+        case .SQLITE_FULL:
+            return "database \(path): disk full (\(error.message ?? ""))"
+        default:
+            return "database \(path): \(error.message ?? "\(error.resultCode)")"
+        }
+    }
+}

@@ -1,0 +1,524 @@
+import CJadeShm
+import Foundation
+import JadeConfig
+import JadeCore
+import JadeShared
+import JadeStore
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The master process. Reads top to bottom as the server's lifecycle: start workers, reap the
+/// dead, replace the hung, reload on HUP, drain and stop on TERM. One synchronous loop: signals
+/// are blocked and taken with `sigtimedwait`, whose short timeout also drives heartbeat checks,
+/// readiness, the systemd watchdog and WAL checkpoints.
+public final class Arbiter {
+    /// A worker process the master started.
+    final class Worker {
+        let pid: pid_t
+        let record: WorkerRecord
+        let slot: Int
+        let generation: UInt32
+        let spawnedAt: UInt64
+        var readyAt: UInt64?
+        var retiring = false
+        var killDeadline: UInt64?
+
+        init(pid: pid_t, record: WorkerRecord, slot: Int, generation: UInt32) {
+            self.pid = pid
+            self.record = record
+            self.slot = slot
+            self.generation = generation
+            self.spawnedAt = jade_monotonic_ns()
+        }
+    }
+
+    /// Consecutive boot failures of one slot that stop the server (or abandon a reload).
+    static let maxBootFailures = 5
+    /// A heartbeat older than this is not fresh for the systemd watchdog.
+    static let heartbeatFreshness: UInt64 = 3_000_000_000
+    static let tick: Int = 100_000_000  // ns
+
+    private var config: JadeConfiguration
+    private let environment: [String: String]
+    private let environmentOverride: DeploymentEnvironment?
+    private let logger = Logger(label: "jadevectordb.master")
+    private let notifier = SystemdNotifier()
+    private let segment: SharedSegment
+    private let sockets: ListeningSockets
+    private let store: Store
+
+    private var workers: [pid_t: Worker] = [:]
+    private var generation: UInt32 = 1
+    private var configFDs: [UInt32: Int32] = [:]
+    private var bootFailures: [Int: Int] = [:]
+    private var respawnAt: [Int: UInt64] = [:]
+    private var announcedReady = false
+    private var reloadingGeneration: UInt32?
+    private var reloadPending = false
+    private var stopDeadline: UInt64?
+    private var lastWatchdog: UInt64 = 0
+    private var lastCheckpoint: UInt64 = jade_monotonic_ns()
+    private var exitCode: Int32 = 0
+
+    /// Prepares everything that can fail before a worker starts: data directory, database and
+    /// migrations, sockets, shared memory. Throws a message fit for the operator.
+    public init(
+        config: JadeConfiguration, environment: [String: String], environmentOverride: DeploymentEnvironment?
+    ) throws {
+        self.config = config
+        self.environment = environment
+        self.environmentOverride = environmentOverride
+        try DataDirectory.prepare(config.database.dataDirectory)
+        store = try Store.open(config.database, readerCount: 1)
+        try store.migrate()
+        if let activated = try ListeningSockets.fromSocketActivation() {
+            sockets = activated
+        } else {
+            sockets = try ListeningSockets.bind(
+                host: config.server.host, port: config.server.port, count: config.server.effectiveWorkers,
+                backlog: config.server.backlog)
+        }
+        segment = try SharedSegment.create()
+        segment.header.configuredWorkers = UInt32(config.server.effectiveWorkers)
+        segment.header.currentGeneration = generation
+        configFDs[generation] = try Self.configMemfd(config.resolved)
+    }
+
+    /// The signals the master handles; `main` blocks them before any thread starts.
+    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU]
+
+    /// Runs until stopped; returns the process exit code.
+    public func run() -> Int32 {
+        logger.info(
+            "master starting",
+            metadata: [
+                "host": "\(sockets.host)", "port": "\(sockets.port)", "workers": "\(config.server.effectiveWorkers)",
+                "environment": "\(config.environment.rawValue)", "version": "\(JadeVersion.current)",
+                "socket_activation": "\(sockets.activated)",
+            ])
+        notifier.status("starting \(config.server.effectiveWorkers) workers")
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in Self.handledSignals { sigaddset(&set, s) }
+        var timeout = timespec(tv_sec: 0, tv_nsec: Self.tick)
+        while true {
+            let signal = sigtimedwait(&set, nil, &timeout)
+            if signal > 0 { handle(signal: signal) }
+            reap()
+            if let deadline = stopDeadline {
+                if workers.isEmpty { return finishStop() }
+                if jade_monotonic_ns() > deadline { killAll(SIGKILL, reason: "drain deadline passed") }
+                continue
+            }
+            spawnMissing()
+            checkLiveness()
+            checkReadiness()
+            sendWatchdog()
+            checkpointIfDue()
+            if stopDeadline == nil && exitCode != 0 { beginStop(reason: "fatal error") }
+        }
+    }
+
+    // MARK: signals
+
+    private func handle(signal: Int32) {
+        switch signal {
+        case SIGTERM, SIGINT:
+            beginStop(reason: signal == SIGTERM ? "SIGTERM" : "SIGINT")
+        case SIGQUIT:
+            logger.notice("SIGQUIT: stopping immediately")
+            notifier.stopping(status: "stopping immediately")
+            killAll(SIGQUIT, reason: "immediate stop")
+            let deadline = jade_monotonic_ns() + 2_000_000_000
+            while !workers.isEmpty && jade_monotonic_ns() < deadline {
+                reap()
+                usleep(10_000)
+            }
+            killAll(SIGKILL, reason: "immediate stop")
+            exit(0)
+        case SIGHUP:
+            reload()
+        case SIGUSR1:
+            JSONLogHandler.sink.reopen()
+            for worker in workers.values { kill(worker.pid, SIGUSR1) }
+        default:
+            break  // SIGCHLD: reaping happens every tick
+        }
+    }
+
+    // MARK: spawning
+
+    private func spawnMissing() {
+        let count = config.server.effectiveWorkers
+        let now = jade_monotonic_ns()
+        for slot in 0..<count {
+            let present = workers.values.contains { $0.slot == slot && $0.generation == generation && !$0.retiring }
+            if present { continue }
+            if let at = respawnAt[slot], now < at { continue }
+            respawnAt[slot] = nil
+            spawn(slot: slot)
+        }
+    }
+
+    private func spawn(slot: Int) {
+        guard let recordIndex = (0..<segment.recordCount).first(where: { i in
+            segment.record(i).state == .free && !workers.values.contains { $0.record.index == i }
+        }) else {
+            logger.error("no free worker record in shared memory")
+            return
+        }
+        let record = segment.record(recordIndex)
+        record.claim(slot: slot, generation: generation)
+        guard let configFD = configFDs[generation] else { return }
+        let argv = ["jadevectordb", "worker", "--record", String(recordIndex), "--master-pid", String(getpid())]
+        let env = Self.workerEnvironment(environment)
+        var pid: pid_t = 0
+        let src: [Int32] = [sockets.descriptor(forSlot: slot), segment.fd, configFD]
+        let dst: [Int32] = [3, 4, 5]
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in
+                jade_spawn("/proc/self/exe", cargv, cenv, src, dst, Int32(src.count), &pid)
+            }
+        }
+        guard rc == 0 else {
+            record.state = .free
+            logger.error("cannot spawn worker", metadata: ["slot": "\(slot)", "error": "\(String(cString: strerror(rc)))"])
+            respawnAt[slot] = jade_monotonic_ns() + 1_000_000_000
+            return
+        }
+        record.pid = pid
+        workers[pid] = Worker(pid: pid, record: record, slot: slot, generation: generation)
+        logger.info("worker spawned", metadata: ["worker_pid": "\(pid)", "slot": "\(slot)", "generation": "\(generation)"])
+    }
+
+    static func workerEnvironment(_ env: [String: String]) -> [String] {
+        let stripped: Set<String> = [
+            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+        ]
+        // The configuration (secrets included) reaches workers through fd 5, never the environment.
+        return env.filter { !stripped.contains($0.key) && !$0.key.hasPrefix("JADEVECTORDB_") }
+            .map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
+    static func configMemfd(_ resolved: ResolvedConfig) throws -> Int32 {
+        let data = resolved.serialized()
+        let fd = data.withUnsafeBytes { raw in jade_memfd_with_contents("jadevectordb-config", raw.baseAddress, raw.count) }
+        guard fd >= 0 else {
+            throw ListenError(description: "cannot create the configuration memfd: \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
+    // MARK: reaping and liveness
+
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            guard let worker = workers.removeValue(forKey: pid) else { continue }
+            worker.record.state = .free
+            worker.record.pid = 0
+            let how = Self.describe(status: status)
+            let expected = worker.retiring || stopDeadline != nil
+            if expected {
+                logger.info("worker exited", metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
+                continue
+            }
+            guard worker.generation == generation else { continue }
+            let now = jade_monotonic_ns()
+            if let readyAt = worker.readyAt, now - readyAt > 1_000_000_000 {
+                logger.error(
+                    "worker died; restarting",
+                    metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
+                segment.header.noteWorkerRestart()
+                respawnAt[worker.slot] = now + 100_000_000
+                continue
+            }
+            let failures = (bootFailures[worker.slot] ?? 0) + 1
+            bootFailures[worker.slot] = failures
+            logger.error(
+                "worker failed at boot",
+                metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)", "failures": "\(failures)"])
+            if failures >= Self.maxBootFailures {
+                if reloadingGeneration == generation {
+                    abandonReload(reason: "workers of the new configuration failed to start (\(how))")
+                } else {
+                    logger.critical(
+                        "workers keep failing at boot; stopping",
+                        metadata: ["slot": "\(worker.slot)", "last_status": "\(how)"])
+                    FileHandle.standardError.write(
+                        Data("jadevectordb: workers keep failing at boot (last: \(how)); see the log above\n".utf8))
+                    exitCode = 1
+                }
+                continue
+            }
+            segment.header.noteWorkerRestart()
+            respawnAt[worker.slot] = now + min(100_000_000 << UInt64(failures), 10_000_000_000)
+        }
+    }
+
+    static func describe(status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal == 0 { return "exit \((status >> 8) & 0xff)" }
+        return "signal \(signal)"
+    }
+
+    private func checkLiveness() {
+        let now = jade_monotonic_ns()
+        let hungAfter = UInt64(config.server.workerTimeout.components.seconds) * 1_000_000_000
+        let bootLimit = UInt64(config.server.workerBootTimeout.components.seconds) * 1_000_000_000
+        for worker in workers.values {
+            if let deadline = worker.killDeadline, now > deadline {
+                logger.warning("worker did not drain in time; killing", metadata: ["worker_pid": "\(worker.pid)"])
+                kill(worker.pid, SIGKILL)
+                worker.killDeadline = nil
+                continue
+            }
+            switch worker.record.state {
+            case .ready where worker.readyAt == nil:
+                worker.readyAt = now
+                bootFailures[worker.slot] = 0
+            case .ready:
+                let age = now &- worker.record.heartbeatNanoseconds
+                if age > hungAfter && !worker.retiring {
+                    logger.error(
+                        "worker hung (no heartbeat); killing",
+                        metadata: ["worker_pid": "\(worker.pid)", "slot": "\(worker.slot)", "seconds": "\(age / 1_000_000_000)"])
+                    kill(worker.pid, SIGKILL)
+                }
+            case .starting:
+                if now - worker.spawnedAt > bootLimit {
+                    logger.error("worker did not start in time; killing", metadata: ["worker_pid": "\(worker.pid)"])
+                    kill(worker.pid, SIGKILL)
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    private func generationReady(_ g: UInt32) -> Bool {
+        let count = config.server.effectiveWorkers
+        var readySlots = Set<Int>()
+        for worker in workers.values where worker.generation == g && worker.record.state == .ready {
+            readySlots.insert(worker.slot)
+        }
+        return readySlots.count >= count
+    }
+
+    private func statusLine() -> String {
+        "serving on \(sockets.host):\(sockets.port) with \(config.server.effectiveWorkers) workers (generation \(generation))"
+    }
+
+    private func checkReadiness() {
+        let ready = generationReady(generation)
+        segment.header.readyWorkers = UInt32(
+            workers.values.filter { $0.generation == generation && $0.record.state == .ready }.count)
+        guard ready else { return }
+        if !announcedReady {
+            announcedReady = true
+            notifier.ready(status: statusLine())
+            logger.info("ready", metadata: ["port": "\(sockets.port)", "generation": "\(generation)"])
+        }
+        if reloadingGeneration == generation {
+            reloadingGeneration = nil
+            retireOldGenerations()
+            segment.header.noteReload()
+            notifier.ready(status: statusLine())
+            logger.info("reload complete", metadata: ["generation": "\(generation)"])
+            if reloadPending {
+                reloadPending = false
+                reload()
+            }
+        }
+    }
+
+    private func retireOldGenerations() {
+        let count = config.server.effectiveWorkers
+        let drainLimit = UInt64(config.server.shutdownTimeout.components.seconds + 5) * 1_000_000_000
+        // Sockets of slots that no longer exist are closed here; their old workers drain the
+        // queue (stop mode) before closing their own copies.
+        sockets.closeSlots(from: count)
+        for worker in workers.values where worker.generation != generation && !worker.retiring {
+            worker.retiring = true
+            worker.killDeadline = jade_monotonic_ns() + drainLimit
+            kill(worker.pid, worker.slot < count ? SIGUSR2 : SIGTERM)
+        }
+        for g in configFDs.keys where g != generation {
+            close(configFDs[g]!)
+            configFDs[g] = nil
+        }
+    }
+
+    // MARK: reload
+
+    private func reload() {
+        guard stopDeadline == nil else { return }
+        if reloadingGeneration != nil {
+            reloadPending = true
+            return
+        }
+        notifier.reloading(status: "reloading configuration")
+        logger.notice("SIGHUP: reloading configuration")
+        let resolved: ResolvedConfig
+        do {
+            resolved = try ConfigLoader.load(environment: environment, environmentOverride: environmentOverride)
+        } catch {
+            let first = error.issues.first.map { "\($0)" } ?? "invalid configuration"
+            let more = error.issues.count > 1 ? " (+\(error.issues.count - 1) more)" : ""
+            logger.error("reload rejected; the old configuration stays in force", metadata: ["error": "\(error)"])
+            notifier.send(["READY=1", "STATUS=reload rejected: \(first)\(more); \(statusLine())"])
+            return
+        }
+        var next = JadeConfiguration(resolved)
+        if next.server.host != config.server.host || next.server.port != config.server.port
+            || next.server.backlog != config.server.backlog
+        {
+            logger.warning("server.host, server.port and server.backlog change only on restart; keeping the old values")
+            next.server.host = config.server.host
+            next.server.port = config.server.port
+            next.server.backlog = config.server.backlog
+        }
+        if next.database.dataDirectory != config.database.dataDirectory {
+            logger.warning("storage.data_dir changes only on restart; keeping the old value")
+            next.database.dataDirectory = config.database.dataDirectory
+        }
+        let fd: Int32
+        do {
+            try sockets.ensure(count: next.server.effectiveWorkers)
+            fd = try Self.configMemfd(Self.pinned(resolved, to: next))
+        } catch {
+            logger.error("reload failed", metadata: ["error": "\(error)"])
+            notifier.send(["READY=1", "STATUS=reload failed: \(error); \(statusLine())"])
+            return
+        }
+        config = next
+        next.logging.apply()
+        generation += 1
+        configFDs[generation] = fd
+        bootFailures = [:]
+        respawnAt = [:]
+        reloadingGeneration = generation
+        segment.header.configuredWorkers = UInt32(next.server.effectiveWorkers)
+        segment.header.currentGeneration = generation
+        notifier.status("reloading: starting generation \(generation)")
+    }
+
+    /// The resolved config with the restart-only keys forced back to the running values.
+    static func pinned(_ resolved: ResolvedConfig, to config: JadeConfiguration) -> ResolvedConfig {
+        var values = resolved.values
+        values["server.host"] = .string(config.server.host)
+        values["server.port"] = .int(config.server.port)
+        values["server.backlog"] = .int(config.server.backlog)
+        values["storage.data_dir"] = .string(config.database.dataDirectory)
+        return ResolvedConfig(
+            environment: resolved.environment, configDirectory: resolved.configDirectory, values: values,
+            sources: resolved.sources)
+    }
+
+    private func abandonReload(reason: String) {
+        logger.error("reload abandoned; the old workers keep serving", metadata: ["reason": "\(reason)"])
+        let failed = generation
+        for worker in workers.values where worker.generation == failed {
+            worker.retiring = true
+            kill(worker.pid, SIGKILL)
+        }
+        if let fd = configFDs.removeValue(forKey: failed) { close(fd) }
+        generation -= 1
+        reloadingGeneration = nil
+        bootFailures = [:]
+        segment.header.currentGeneration = generation
+        if let resolved = configFDs[generation].flatMap({ Self.readConfig(fd: $0) }) {
+            config = JadeConfiguration(resolved)
+            segment.header.configuredWorkers = UInt32(config.server.effectiveWorkers)
+        }
+        notifier.send(["READY=1", "STATUS=reload abandoned: \(reason); \(statusLine())"])
+    }
+
+    static func readConfig(fd: Int32) -> ResolvedConfig? {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = pread(fd, &buffer, buffer.count, offset)
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+            offset += off_t(n)
+        }
+        return ResolvedConfig.deserialize(data)
+    }
+
+    // MARK: stopping
+
+    private func beginStop(reason: String) {
+        guard stopDeadline == nil else { return }
+        logger.notice("stopping: draining workers", metadata: ["reason": "\(reason)"])
+        notifier.stopping(status: "stopping (\(reason)): draining \(workers.count) workers")
+        // Close our copies first, so each worker's copy is the last: a worker drains its socket's
+        // accept queue and then closes it, and no connection is left queued on a dead socket.
+        sockets.closeAll()
+        for worker in workers.values { kill(worker.pid, SIGTERM) }
+        stopDeadline = jade_monotonic_ns() + UInt64(config.server.shutdownTimeout.components.seconds + 5) * 1_000_000_000
+    }
+
+    private func killAll(_ signal: Int32, reason: String) {
+        for worker in workers.values {
+            if signal == SIGKILL {
+                logger.warning("killing worker", metadata: ["worker_pid": "\(worker.pid)", "reason": "\(reason)"])
+            }
+            kill(worker.pid, signal)
+        }
+    }
+
+    private func finishStop() -> Int32 {
+        do {
+            try store.checkpoint(mode: .truncate)
+            try store.close()
+        } catch {
+            logger.error("final checkpoint failed", metadata: ["error": "\(error)"])
+        }
+        logger.notice("stopped", metadata: ["exit_code": "\(exitCode)"])
+        return exitCode
+    }
+
+    // MARK: periodic duties
+
+    private func sendWatchdog() {
+        guard let interval = notifier.watchdogInterval else { return }
+        let now = jade_monotonic_ns()
+        guard now - lastWatchdog >= interval * 1000 / 2 else { return }
+        // Fresh only if every slot of the current generation has a ready worker that beat lately.
+        let count = config.server.effectiveWorkers
+        var fresh = Set<Int>()
+        for worker in workers.values where worker.generation == generation && worker.record.state == .ready {
+            if now &- worker.record.heartbeatNanoseconds < Self.heartbeatFreshness { fresh.insert(worker.slot) }
+        }
+        guard fresh.count >= count else { return }
+        lastWatchdog = now
+        notifier.watchdog()
+    }
+
+    private func checkpointIfDue() {
+        let now = jade_monotonic_ns()
+        let interval = UInt64(config.database.checkpointInterval.components.seconds) * 1_000_000_000
+        guard now - lastCheckpoint >= interval else { return }
+        lastCheckpoint = now
+        do {
+            try store.checkpoint(mode: .passive)
+        } catch {
+            logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Runs `body` with a NULL-terminated C array of the strings.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import JadeCore
+import JadeHTTP
+import JadeShared
+import JadeStore
+import NIOCore
+import NIOPosix
+
+/// `GET /health` (liveness: never touches the database) and `GET /health/db` (readiness: a
+/// real query, WAL size, read-only state, live workers).
+struct HealthRoutes {
+    let segment: SharedSegment
+    let record: WorkerRecord
+    let store: Store
+    let threadPool: NIOThreadPool
+
+    func register(on router: Router) {
+        router.add(.GET, "/health") { request in .now(self.liveness()) }
+        router.add(.GET, "/health/db") { request in .later(self.readiness(on: request.eventLoop)) }
+    }
+
+    func liveness() -> HTTPResponse {
+        let uptime = Double(monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1e9
+        return .json(
+            .object([
+                "status": .string("ok"),
+                "version": .string(JadeVersion.current),
+                "uptime_seconds": .double((uptime * 1000).rounded() / 1000),
+                "worker": .object([
+                    "slot": .int(Int(record.slot)),
+                    "pid": .int(Int(record.pid)),
+                    "generation": .int(Int(record.generation)),
+                ]),
+            ]))
+    }
+
+    /// Workers whose record says ready or draining, and the configured count.
+    func workerCounts() -> (alive: Int, expected: Int) {
+        var alive = 0
+        let generation = segment.header.currentGeneration
+        for i in 0..<segment.recordCount {
+            let r = segment.record(i)
+            if r.state == .ready && r.generation == generation { alive += 1 }
+        }
+        return (alive, Int(segment.header.configuredWorkers))
+    }
+
+    func readiness(on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
+        threadPool.runIfActive(eventLoop: eventLoop) { () -> HTTPResponse in
+            var database: [String: JSON] = [:]
+            var reachable = false
+            var lastError: String?
+            do {
+                let latency = try store.ping()
+                reachable = true
+                database["latency_ms"] = .double((latency * 1e6).rounded() / 1e3)
+            } catch {
+                lastError = "\(error)"
+            }
+            let writable = access(store.path, W_OK) == 0 && access((store.path as NSString).deletingLastPathComponent, W_OK) == 0
+            database["reachable"] = .bool(reachable)
+            database["wal_bytes"] = .int(Int(store.walBytes))
+            database["read_only"] = .bool(!writable)
+            if let lastError { database["error"] = .string(lastError) }
+            let (alive, expected) = workerCounts()
+            let status: String
+            if !reachable {
+                status = "unavailable"
+            } else if !writable {
+                status = "degraded"
+            } else {
+                status = "healthy"
+            }
+            let body: JSON = .object([
+                "status": .string(status),
+                "database": .object(database),
+                "workers": .object(["alive": .int(alive), "expected": .int(expected)]),
+            ])
+            if status == "healthy" { return .json(body) }
+            return .json(body, status: .serviceUnavailable, headers: [("Retry-After", "5")])
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import CJadeShm
+import Foundation
+import JadeConfig
+import JadeCore
+import JadeHTTP
+import JadeShared
+import JadeStore
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// File descriptors a worker inherits from the master.
+public enum WorkerDescriptors {
+    /// The slot's listening socket.
+    public static let listener: Int32 = 3
+    /// The shared-memory segment.
+    public static let sharedMemory: Int32 = 4
+    /// A memfd holding the serialized configuration.
+    public static let configuration: Int32 = 5
+}
+
+/// The worker process: attach the segment, open the store, serve HTTP on the inherited socket,
+/// heartbeat, and drain on TERM (stop) or USR2 (retire after a reload).
+public enum WorkerMain {
+    /// Runs the worker; never returns.
+    public static func run(record recordIndex: Int, masterPID: Int32) -> Never {
+        _ = jade_set_parent_death_signal(SIGTERM)
+        if getppid() != masterPID {
+            // The master died between spawn and prctl.
+            exit(1)
+        }
+        guard let data = readAll(fd: WorkerDescriptors.configuration), let resolved = ResolvedConfig.deserialize(data)
+        else {
+            FileHandle.standardError.write(Data("worker: cannot read configuration from fd 5\n".utf8))
+            exit(1)
+        }
+        close(WorkerDescriptors.configuration)
+        let config = JadeConfiguration(resolved)
+        config.logging.apply()
+
+        let segment: SharedSegment
+        do {
+            segment = try SharedSegment.attach(fd: WorkerDescriptors.sharedMemory)
+        } catch {
+            Logger(label: "jadevectordb.worker").critical("\(error)")
+            exit(1)
+        }
+        let record = segment.record(recordIndex)
+        record.pid = getpid()
+        JSONLogHandler.processMetadata = [
+            "role": "worker", "pid": "\(getpid())", "slot": "\(record.slot)", "generation": "\(record.generation)",
+        ]
+        let logger = Logger(label: "jadevectordb.worker")
+
+        let store: Store
+        do {
+            store = try Store.open(config.database, readerCount: 4)
+        } catch {
+            logger.critical("cannot open the database", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let threadPool = NIOThreadPool(numberOfThreads: 4)
+        threadPool.start()
+        let eventLoop = group.next()
+        let router = Router()
+        HealthRoutes(segment: segment, record: record, store: store, threadPool: threadPool).register(on: router)
+
+        let limits = HTTPLimits(
+            maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
+            requestTimeout: .nanoseconds(Int64(config.server.requestTimeout.components.seconds) * 1_000_000_000),
+            keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000))
+        let context = ServerContext(
+            eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
+            record: record)
+        let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
+        do {
+            try server.start()
+        } catch {
+            logger.critical("cannot serve on the inherited socket", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+        record.beat()
+        record.state = .ready
+        logger.info("worker ready")
+
+        // Heartbeat from the event loop itself: a stuck loop stops beating.
+        eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { _ in
+            record.beat()
+            if getppid() != masterPID { kill(getpid(), SIGTERM) }
+        }
+
+        let shutdownTimeout = TimeAmount.seconds(config.server.shutdownTimeout.components.seconds)
+        var draining = false
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGHUP] { sigaddset(&signals, s) }
+        while true {
+            var received: Int32 = 0
+            guard sigwait(&signals, &received) == 0 else { continue }
+            switch received {
+            case SIGQUIT:
+                record.state = .exited
+                _exit(0)
+            case SIGUSR1:
+                JSONLogHandler.sink.reopen()
+            case SIGTERM, SIGINT, SIGUSR2:
+                guard !draining else { continue }
+                draining = true
+                let mode: DrainMode = received == SIGUSR2 ? .retire : .stop
+                record.state = .draining
+                logger.info("worker draining", metadata: ["mode": "\(mode)"])
+                eventLoop.execute {
+                    server.drain(mode, deadline: shutdownTimeout).whenComplete { _ in
+                        logger.info("worker drained")
+                        record.state = .exited
+                        try? store.close()
+                        exit(0)
+                    }
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    static func readAll(fd: Int32) -> Data? {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        lseek(fd, 0, SEEK_SET)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return data
+    }
+}

@@ -57,8 +57,10 @@ let package = Package(
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
-        .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig"]),
-        .testTarget(name: "JadeHTTPTests", dependencies: ["JadeHTTP", "JadeShared"]),
+        .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
+        .testTarget(
+            name: "JadeHTTPTests",
+            dependencies: ["JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport"]),
     ]

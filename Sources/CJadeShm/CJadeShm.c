@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,3 +199,5 @@ int jade_memfd_with_contents(const char *name, const void *data, size_t size) {
     }
     return fd;
 }
+
+int jade_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

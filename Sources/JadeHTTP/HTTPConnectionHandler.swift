@@ -19,8 +19,12 @@ final class RequestStartWatcher: ChannelInboundHandler {
 
 /// One HTTP/1.1 connection: assembles requests under the size and time limits, routes them,
 /// writes responses with the standard headers, and closes gracefully when draining.
-final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Requests are handled one at a time: while one is processed, further reads are held back and
+/// parts already decoded (a pipelining client) are queued and replayed after the response.
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -46,6 +50,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var timer: Scheduled<Void>?
     private var remoteAddress: String?
     private var requestStart: NIODeadline = .now()
+    private var queuedParts: [HTTPServerRequestPart] = []
+    private var readHeld = false
 
     init(server: ServerContext) { self.server = server }
 
@@ -150,8 +156,43 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     // MARK: requests
 
+    func read(context: ChannelHandlerContext) {
+        if state == .processing {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if state == .processing || !queuedParts.isEmpty {
+            queuedParts.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    /// Replays parts that arrived while a request was processed, then resumes reading.
+    private func resume(context: ChannelHandlerContext) {
+        while !queuedParts.isEmpty && state != .processing && state != .closing {
+            let part = queuedParts.removeFirst()
+            if case .head = part, state == .idle {
+                state = .receiving
+                requestStart = .now()
+                arm(server.limits.requestTimeout)
+            }
+            handle(part, context: context)
+        }
+        if state == .closing { queuedParts.removeAll() }
+        if readHeld && state != .processing {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             guard state == .receiving || state == .idle else { return }
             state = .receiving
@@ -283,6 +324,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         } else {
             closeGracefully(context: context)
         }
+        resume(context: context)
     }
 
     private func log(head: HTTPRequestHead, status: HTTPResponseStatus, requestID: String, template: String) {

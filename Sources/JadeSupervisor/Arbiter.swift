@@ -55,6 +55,7 @@ public final class Arbiter {
     private var configFDs: [UInt32: Int32] = [:]
     private var bootFailures: [Int: Int] = [:]
     private var respawnAt: [Int: UInt64] = [:]
+    private var recentCrashes: [Int: Int] = [:]
     private var announcedReady = false
     private var reloadingGeneration: UInt32?
     private var reloadPending = false
@@ -220,22 +221,29 @@ public final class Arbiter {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
             guard let worker = workers.removeValue(forKey: pid) else { continue }
+            let wasReady = worker.readyAt != nil || worker.record.state == .ready || worker.record.state == .draining
             worker.record.state = .free
             worker.record.pid = 0
             let how = Self.describe(status: status)
             let expected = worker.retiring || stopDeadline != nil
             if expected {
-                logger.info("worker exited", metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
+                logger.info(
+                    "worker exited", metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
                 continue
             }
             guard worker.generation == generation else { continue }
             let now = jade_monotonic_ns()
-            if let readyAt = worker.readyAt, now - readyAt > 1_000_000_000 {
+            if wasReady {
+                // A worker that served and died: restart it, backing off if it keeps dying soon
+                // after its start.
+                let shortLived = now - (worker.readyAt ?? worker.spawnedAt) < 10_000_000_000
+                let crashes = shortLived ? (recentCrashes[worker.slot] ?? 0) + 1 : 0
+                recentCrashes[worker.slot] = crashes
                 logger.error(
                     "worker died; restarting",
                     metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
                 segment.header.noteWorkerRestart()
-                respawnAt[worker.slot] = now + 100_000_000
+                respawnAt[worker.slot] = now + min(50_000_000 << UInt64(min(crashes, 8)), 10_000_000_000)
                 continue
             }
             let failures = (bootFailures[worker.slot] ?? 0) + 1

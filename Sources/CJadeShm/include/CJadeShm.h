@@ -115,6 +115,9 @@ int jade_is_listening_socket(int fd);
 /// EAGAIN when the queue is empty.
 int jade_accept_nonblocking(int fd);
 
+/// A non-blocking close-on-exec eventfd (to wake a poll loop); -1 with errno.
+int jade_eventfd(void);
+
 /// 1 when `path` lives on a network filesystem (NFS, CIFS/SMB, 9p, FUSE-based network mounts
 /// are not detected), 0 when local, -1 with errno on error.
 int jade_is_network_filesystem(const char *path);

@@ -1,0 +1,170 @@
+import CJadeTestSupport
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Paths of the repository and the built binary.
+enum Repository {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary under test: JADEVECTORDB_BIN, else .build/debug/jadevectordb (built by
+    /// scripts/test.sh before the tests run).
+    static var binary: String {
+        if let explicit = ProcessInfo.processInfo.environment["JADEVECTORDB_BIN"] { return explicit }
+        return root.appendingPathComponent(".build/debug/jadevectordb").path
+    }
+
+    static var configDirectory: String { root.appendingPathComponent("config").path }
+}
+
+/// A temporary directory removed on deinit.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array((NSTemporaryDirectory() + "jadetest.XXXXXX").utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A copy of the repository's config directory inside this directory.
+    func copyOfConfig() throws -> String {
+        let dest = path + "/config"
+        try FileManager.default.copyItem(atPath: Repository.configDirectory, toPath: dest)
+        return dest
+    }
+}
+
+/// Runs a jadevectordb command to completion.
+func runCommand(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30) throws -> (
+    status: Int32, output: String
+) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Repository.binary)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("JADEVECTORDB_") && $0.key != "NOTIFY_SOCKET" }
+    env["JADEVECTORDB_CONFIG_DIR"] = Repository.configDirectory
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let outputDirectory = TemporaryDirectory()
+    let outputPath = outputDirectory.path + "/output"
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    let handle = FileHandle(forWritingAtPath: outputPath)!
+    defer { try? handle.close() }
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        throw TestFailure("\(arguments) did not finish within \(timeout) s")
+    }
+    process.waitUntilExit()
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    return (process.terminationStatus, output)
+}
+
+/// A `jadevectordb serve` master started by a test on 127.0.0.1 with a free port and a
+/// temporary data directory. Stopped (by PID) when the test lets go of it.
+final class ServerProcess {
+    let port: Int
+    let directory: TemporaryDirectory
+    let logPath: String
+    let process = Process()
+    let workers: Int
+
+    var pid: pid_t { process.processIdentifier }
+    var dataDirectory: String { directory.path + "/data" }
+
+    init(
+        workers: Int = 2, environment: [String: String] = [:], notify: NotifySocket? = nil,
+        directory: TemporaryDirectory = TemporaryDirectory(), configDirectory: String? = nil
+    ) throws {
+        self.directory = directory
+        self.workers = workers
+        port = Int(jt_free_port())
+        logPath = directory.path + "/server.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        var env = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("JADEVECTORDB_") && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"].contains($0.key)
+        }
+        env["JADEVECTORDB_CONFIG_DIR"] = configDirectory ?? Repository.configDirectory
+        env["JADEVECTORDB_PORT"] = String(port)
+        env["JADEVECTORDB_HOST"] = "127.0.0.1"
+        env["JADEVECTORDB_WORKERS"] = String(workers)
+        env["JADEVECTORDB_DATA_DIR"] = directory.path + "/data"
+        if let notify { env["NOTIFY_SOCKET"] = notify.path }
+        for (k, v) in environment { env[k] = v }
+        process.executableURL = URL(fileURLWithPath: Repository.binary)
+        process.arguments = ["serve"]
+        process.environment = env
+        let log = FileHandle(forWritingAtPath: logPath)!
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until /health answers 200 (bounded).
+    func waitHealthy(timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard process.isRunning else { throw TestFailure("server exited early:\n\(log)") }
+            if let reply = try? httpRequest(port: port, "GET", "/health"), reply.status == 200 { return }
+            usleep(50_000)
+        }
+        throw TestFailure("server not healthy within \(timeout) s:\n\(log)")
+    }
+
+    /// Waits until every slot answers from generation `generation` (bounded).
+    func waitForGeneration(_ generation: Int, timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let slots = try? slotsSeen(generation: generation, attempts: 40), slots.count == workers { return }
+            usleep(100_000)
+        }
+        throw TestFailure("generation \(generation) not serving on every slot within \(timeout) s:\n\(log)")
+    }
+
+    /// Slots answering /health over fresh connections (from `generation` only, if given).
+    func slotsSeen(generation: Int? = nil, attempts: Int = 100) throws -> Set<Int> {
+        var slots = Set<Int>()
+        for _ in 0..<attempts {
+            let reply = try httpRequest(port: port, "GET", "/health")
+            guard let worker = reply.json?["worker"] as? [String: Any], let slot = worker["slot"] as? Int else { continue }
+            if let generation, worker["generation"] as? Int != generation { continue }
+            slots.insert(slot)
+            if slots.count == workers { break }
+        }
+        return slots
+    }
+
+    /// Worker pids, from /proc (children of the master).
+    func workerPIDs() -> [pid_t] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        return text.split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for the master to exit; returns its exit status.
+    func waitForExit(timeout: TimeInterval = 45) throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else { throw TestFailure("server did not exit within \(timeout) s") }
+        return process.terminationStatus
+    }
+}

@@ -1,0 +1,67 @@
+import JadeCore
+import NIOCore
+import Testing
+
+@testable import JadeHTTP
+
+@Suite struct RouterTests {
+    func makeRouter() -> Router {
+        let router = Router()
+        let ok: RouteHandler = { _ in .now(.noContent) }
+        router.add(.GET, "/health", ok)
+        router.add(.GET, "/v1/databases/{name}", ok)
+        router.add(.DELETE, "/v1/databases/{name}", ok)
+        router.add(.GET, "/v1/databases/{name}/vectors/{id}", ok)
+        return router
+    }
+
+    @Test func matchesTemplatesAndDecodesParameters() {
+        guard case .found(let template, _, let params) = makeRouter().match(.GET, "/v1/databases/docs/vectors/a%20b")
+        else {
+            Issue.record("no match")
+            return
+        }
+        #expect(template == "/v1/databases/{name}/vectors/{id}")
+        #expect(params == ["name": "docs", "id": "a b"])
+    }
+
+    @Test func headFallsBackToGetAndWrongMethodsListAllowed() {
+        let router = makeRouter()
+        if case .found = router.match(.HEAD, "/health") {} else { Issue.record("HEAD should match GET") }
+        guard case .methodNotAllowed(let allowed) = router.match(.POST, "/v1/databases/x") else {
+            Issue.record("expected 405")
+            return
+        }
+        #expect(allowed.map(\.rawValue) == ["DELETE", "GET", "HEAD"])
+        if case .notFound = router.match(.GET, "/v1/nothing") {} else { Issue.record("expected 404") }
+        if case .notFound = router.match(.GET, "/v1/databases/%zz") {} else { Issue.record("bad escape is 404") }
+    }
+
+    @Test func jsonIsSortedAndEscaped() {
+        let value: JSON = .object(["b": .int(1), "a": .string("x\"y\n\u{1}"), "c": .array([.bool(true), .null, .double(1.5)])])
+        #expect(value.text == #"{"a":"x\"y\n\u0001","b":1,"c":[true,null,1.5]}"#)
+        #expect(JSON.double(3).text == "3")
+        #expect(JSON.double(.nan).text == "null")
+    }
+
+    @Test func requestIDsAreValidatedConservatively() {
+        #expect(HTTPConnectionHandler.validRequestID("abc-123_x.y:z") == "abc-123_x.y:z")
+        #expect(HTTPConnectionHandler.validRequestID("has space") == nil)
+        #expect(HTTPConnectionHandler.validRequestID(String(repeating: "a", count: 129)) == nil)
+        #expect(HTTPConnectionHandler.validRequestID("") == nil)
+    }
+
+    @Test func cidrMatchingCoversBothFamilies() throws {
+        let v4 = try #require(CIDR("10.1.0.0/16"))
+        #expect(v4.contains(IPAddress("10.1.2.3")!))
+        #expect(!v4.contains(IPAddress("10.2.0.1")!))
+        #expect(v4.contains(IPAddress("::ffff:10.1.9.9")!))
+        let v6 = try #require(CIDR("fd00::/8"))
+        #expect(v6.contains(IPAddress("fd12::1")!))
+        #expect(!v6.contains(IPAddress("fe80::1")!))
+        #expect(CIDR("10.0.0.0/33") == nil)
+        #expect(CIDR("nonsense") == nil)
+        #expect(IPAddress("192.168.0.1")!.description == "192.168.0.1")
+        #expect(IPAddress("2001:db8::1")!.description == "2001:db8::1")
+    }
+}

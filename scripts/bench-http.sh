@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# HTTP throughput of `GET /health`: JadeVectorDB (release build, 2 workers) against nginx
+# (2 worker processes answering a fixed JSON body), both on loopback, measured with wrk.
+#
+# Usage: scripts/bench-http.sh
+# Environment:
+#   BENCH_DURATION   wrk duration per target (default 10s)
+#   BENCH_WARMUP     warm-up run before each measurement (default 2s, 0 to skip)
+#   BENCH_TARGETS    which targets to run, in order (default "nginx jadevectordb")
+#   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
+#                    set it to measure another build, which is then never built by the script)
+#
+# The release binary is built (swift build -c release) only if .build/release/jadevectordb is
+# missing. Every process the script starts is stopped by its PID on exit; every wait is bounded.
+# Both servers and wrk share the machine: compare the percentages, not the absolute figures.
+set -euo pipefail
+
+readonly THREADS=2
+readonly CONNECTIONS=64
+readonly DURATION="${BENCH_DURATION:-10s}"
+readonly WARMUP="${BENCH_WARMUP:-2s}"
+readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb}"
+readonly WORKERS=2
+readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
+readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jade_bin="${BENCH_JADE_BIN:-$repo/.build/release/jadevectordb}"
+
+log() { echo "bench-http: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+for tool in wrk curl nginx python3; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
+done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")"
+declare -a started_pids=()
+
+# Stops one process we started: its stop signal, a bounded wait, then SIGKILL.
+stop_pid() {
+    local pid="$1" signal="$2" waited=0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$signal" "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local entry
+    for entry in "${started_pids[@]}"; do
+        stop_pid "${entry%%:*}" "${entry##*:}"
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# An unused loopback TCP port (the kernel's choice; released just before the server binds it).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until $1/health answers 200, while process $2 is still alive.
+wait_ready() {
+    local url="$1" pid="$2" deadline=$((SECONDS + READY_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if curl --silent --fail --max-time 1 --noproxy '*' -o /dev/null "$url/health"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# Runs wrk against $2 and appends "target req/s p50 p99 non2xx errors" to the results.
+declare -a results=()
+measure() {
+    local name="$1" url="$2" out="$work/wrk-$1.txt"
+    local limit=$(($(duration_seconds "$DURATION") + 30))
+    if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
+        timeout "$(($(duration_seconds "$WARMUP") + 30))" \
+            wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url/health" >/dev/null
+    fi
+    log "measuring $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $url/health"
+    timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url/health" >"$out"
+    local rps p50 p99 non2xx errors
+    rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+    p50="$(awk '/Latency Distribution/ { f = 1 } f && $1 == "50%" { print $2; exit }' "$out")"
+    p99="$(awk '/Latency Distribution/ { f = 1 } f && $1 == "99%" { print $2; exit }' "$out")"
+    non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"
+    errors="$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$out")"
+    [[ -n "$rps" ]] || { cat "$out" >&2; die "could not read wrk's output for $name"; }
+    results+=("$name|$rps|${p50:--}|${p99:--}|${non2xx:-0}|${errors:-none}")
+}
+
+# wrk durations: 10, 10s, 2m, 1h -> seconds.
+duration_seconds() {
+    local d="$1"
+    case "$d" in
+        *h) echo $((${d%h} * 3600)) ;;
+        *m) echo $((${d%m} * 60)) ;;
+        *s) echo "${d%s}" ;;
+        *) echo "$d" ;;
+    esac
+}
+
+# --- targets -------------------------------------------------------------------------------
+
+bench_nginx() {
+    local port dir="$work/nginx"
+    port="$(free_port)"
+    mkdir -p "$dir"
+    # As root, nginx would switch its workers to "nobody", who cannot use the private temp dir.
+    local user_line=""
+    if [[ $EUID -eq 0 ]]; then user_line="user root;"; fi
+    cat >"$dir/nginx.conf" <<EOF
+$user_line
+worker_processes $WORKERS;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
+    }
+}
+EOF
+    # -e: the startup error log, before the config's own error_log applies (nginx >= 1.19.5).
+    nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+    local pid=$!
+    started_pids+=("$pid:QUIT")   # QUIT: graceful stop of master and workers
+    wait_ready "http://127.0.0.1:$port" "$pid" || { cat "$dir/error.log" >&2 || true; die "nginx did not become ready"; }
+    measure nginx "http://127.0.0.1:$port"
+}
+
+bench_jadevectordb() {
+    if [[ ! -x "$jade_bin" ]]; then
+        [[ -z "${BENCH_JADE_BIN:-}" ]] || die "BENCH_JADE_BIN=$BENCH_JADE_BIN is not an executable"
+        log "building the release binary (swift build -c release)"
+        (cd "$repo" && swift build -c release --product jadevectordb) >&2
+    fi
+    local port dir="$work/jadevectordb"
+    port="$(free_port)"
+    mkdir -p "$dir/data"
+    # Only the settings below: drop any JADEVECTORDB_* from the caller's environment.
+    local name
+    for name in $(compgen -e); do
+        if [[ "$name" == JADEVECTORDB_* ]]; then unset "$name"; fi
+    done
+    JADEVECTORDB_ENV=development \
+    JADEVECTORDB_CONFIG_DIR="$repo/config" \
+    JADEVECTORDB_DATA_DIR="$dir/data" \
+    JADEVECTORDB_HOST=127.0.0.1 \
+    JADEVECTORDB_PORT="$port" \
+    JADEVECTORDB_WORKERS="$WORKERS" \
+    JADEVECTORDB_LOGGING_ACCESS_LOG=false \
+        "$jade_bin" serve 2>"$dir/server.log" &
+    local pid=$!
+    started_pids+=("$pid:TERM")   # TERM: drain and stop; the workers follow their master
+    wait_ready "http://127.0.0.1:$port" "$pid" || { tail -20 "$dir/server.log" >&2 || true; die "jadevectordb did not become ready"; }
+    measure jadevectordb "http://127.0.0.1:$port"
+}
+
+for target in $TARGETS; do
+    case "$target" in
+        nginx) bench_nginx ;;
+        jadevectordb) bench_jadevectordb ;;
+        *) die "unknown target '$target' (known: nginx jadevectordb)" ;;
+    esac
+done
+
+# --- report --------------------------------------------------------------------------------
+
+echo
+echo "GET /health, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $WORKERS server workers, $(nproc) CPUs"
+printf '%-14s %12s %10s %10s %8s  %s\n' target req/s p50 p99 non-2xx "socket errors"
+nginx_rps="" jade_rps=""
+for row in "${results[@]}"; do
+    IFS='|' read -r name rps p50 p99 non2xx errors <<<"$row"
+    printf '%-14s %12s %10s %10s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$non2xx" "$errors"
+    case "$name" in
+        nginx) nginx_rps="$rps" ;;
+        jadevectordb) jade_rps="$rps" ;;
+    esac
+done
+if [[ -n "$nginx_rps" && -n "$jade_rps" ]]; then
+    awk -v j="$jade_rps" -v n="$nginx_rps" 'BEGIN { printf "jadevectordb throughput: %.1f%% of nginx\n", 100 * j / n }'
+fi

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Property-based API conformance test: runs Schemathesis against a running JadeVectorDB with
+# docs/openapi.yaml as the contract and every check enabled.
+#
+# Usage: scripts/schemathesis.sh http://127.0.0.1:18080
+#
+# The server must already run (for example `JADEVECTORDB_PORT=18080 jadevectordb serve`); the
+# script only ever talks to 127.0.0.1. Exit status: 0 when every check passes, non-zero on any
+# failure or error (Schemathesis's own status), 2 on bad usage.
+#
+# Schemathesis comes from, in order: .venv-tools/ in the repository (created on first use with
+# the pinned version below), or a `schemathesis` 4.x already on PATH. Override the pin with
+# SCHEMATHESIS_VERSION; tune the run with ST_MAX_EXAMPLES (default 50) and ST_SEED.
+set -euo pipefail
+
+readonly SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+readonly MAX_EXAMPLES="${ST_MAX_EXAMPLES:-50}"
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo/.venv-tools"
+spec="$repo/docs/openapi.yaml"
+
+die() { echo "schemathesis.sh: $*" >&2; exit 2; }
+
+[[ $# -eq 1 ]] || die "usage: $0 http://127.0.0.1:PORT"
+base="${1%/}"
+# Loopback only, plain HTTP, an explicit port: never aim generated traffic anywhere else.
+[[ "$base" =~ ^http://127\.0\.0\.1:([0-9]{1,5})$ ]] || die "the base URL must be http://127.0.0.1:PORT (got '$1')"
+[[ -f "$spec" ]] || die "missing $spec"
+
+# --- find or install schemathesis (idempotent, quiet when already there) ---------------------
+st=""
+if [[ -x "$venv/bin/schemathesis" ]] && "$venv/bin/python" -c 'import schemathesis' 2>/dev/null; then
+    st="$venv/bin/schemathesis"
+elif command -v schemathesis >/dev/null 2>&1 \
+    && [[ "$(schemathesis --version 2>/dev/null)" =~ version\ 4\. ]]; then
+    st="$(command -v schemathesis)"
+else
+    echo "schemathesis.sh: installing schemathesis $SCHEMATHESIS_VERSION into $venv" >&2
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    st="$venv/bin/schemathesis"
+fi
+
+# --- the server must answer before the run starts (bounded) ---------------------------------
+if ! curl --silent --fail --max-time 5 --noproxy '*' -o /dev/null "$base/health"; then
+    echo "schemathesis.sh: no answer from $base/health; start the server first" >&2
+    exit 1
+fi
+
+# A private, empty config file so that a stray schemathesis.toml in a parent directory cannot
+# change the run; the hypothesis example database is off so nothing is written to the repo.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+: >"$work/schemathesis.toml"
+
+args=(
+    --config-file "$work/schemathesis.toml"
+    run "$spec"
+    --url "$base"
+    # Every check: status codes, content types, response schemas and headers, 405 + Allow for
+    # undocumented methods, negative/positive data handling, no 5xx.
+    --checks all
+    # Bounded: at most this many generated cases per operation and phase.
+    --max-examples "$MAX_EXAMPLES"
+    --request-timeout 10
+    --max-response-time 5
+    --workers 1
+    --generation-database none
+    --no-color
+)
+if [[ -n "${ST_SEED:-}" ]]; then args+=(--seed "$ST_SEED"); fi
+
+# Hypothesis deadlines: Schemathesis 4 runs every test with deadline=None (there is no flag any
+# more); slow responses are judged by --max-response-time instead.
+# Proxies from the environment must not see this traffic.
+cd "$work"
+set +e
+env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
+    NO_PROXY='*' no_proxy='*' "$st" "${args[@]}"
+status=$?
+set -e
+exit "$status"

@@ -39,11 +39,12 @@ final class TemporaryDirectory {
 }
 
 /// Runs a jadevectordb command to completion.
-func runCommand(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30) throws -> (
-    status: Int32, output: String
-) {
+func runCommand(
+    _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30,
+    executable: String = Repository.binary
+) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: Repository.binary)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("JADEVECTORDB_") && $0.key != "NOTIFY_SOCKET" }
     env["JADEVECTORDB_CONFIG_DIR"] = Repository.configDirectory

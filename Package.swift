@@ -28,6 +28,10 @@ let package = Package(
             dependencies: ["JadeConfig", "JadeCore", "CJadeShm", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
+            name: "JadeVectors",
+            dependencies: ["JadeCore", "JadeConfig", "JadeStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
             name: "JadeHTTP",
             dependencies: [
                 "JadeCore", "JadeConfig", "JadeShared", "JadeStore",
@@ -57,6 +61,8 @@ let package = Package(
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
+        .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm"]),
+        .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
             name: "JadeHTTPTests",

@@ -42,7 +42,10 @@ struct EnvironmentOption: ParsableArguments {
     func load() throws -> (ResolvedConfig, DeploymentEnvironment?) {
         let override = try override()
         do {
-            return (try ConfigLoader.load(environment: ProcessInfo.processInfo.environment, environmentOverride: override), override)
+            return (
+                try ConfigLoader.load(environment: ProcessInfo.processInfo.environment, environmentOverride: override),
+                override
+            )
         } catch {
             FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
             throw ExitCode(2)
@@ -118,7 +121,9 @@ extension JadeCommand {
                 try store.migrate()
                 let applied = try store.appliedMigrations()
                 try store.close()
-                Swift.print("database \(config.database.databasePath) is at \(applied.last ?? "-") (\(applied.count) migrations)")
+                Swift.print(
+                    "database \(config.database.databasePath) is at \(applied.last ?? "-") (\(applied.count) migrations)"
+                )
             } catch {
                 FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
                 throw ExitCode(1)

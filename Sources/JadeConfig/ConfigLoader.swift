@@ -38,13 +38,21 @@ enum JSONValue: Decodable {
 
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     var display: String {
@@ -143,7 +151,8 @@ public enum ConfigLoader {
                 issues.append(ConfigIssue(key: name, source: path, value: nil, reason: "must be a JSON object"))
                 continue
             }
-            flatten(object, prefix: "", source: path, deployment: deployment, into: &values, sources: &sources,
+            flatten(
+                object, prefix: "", source: path, deployment: deployment, into: &values, sources: &sources,
                 issues: &issues)
         }
 
@@ -243,7 +252,8 @@ public enum ConfigLoader {
             } else if case .object(let child) = value,
                 ConfigSchema.keys.contains(where: { $0.path.hasPrefix(path + ".") })
             {
-                flatten(child, prefix: path, source: source, deployment: deployment, into: &values,
+                flatten(
+                    child, prefix: path, source: source, deployment: deployment, into: &values,
                     sources: &sources, issues: &issues)
             } else {
                 issues.append(ConfigIssue(key: path, source: source, value: nil, reason: "unknown key"))

@@ -73,7 +73,8 @@ public struct ConfigKey: Sendable {
 
 /// Every key the server understands. A key not listed here is an error in a file.
 public enum ConfigSchema {
-    public static let keys: [ConfigKey] = server + storage + database + cache + authentication + security
+    public static let keys: [ConfigKey] =
+        server + storage + database + cache + authentication + security
         + rateLimits + circuitBreaker + logging + metrics + secrets
 
     public static let byPath: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
@@ -217,7 +218,8 @@ public enum ConfigSchema {
             "security.failed_login_window_seconds", .int(1...86_400), dev: .int(600),
             "Window over which failed logins per address are counted."),
         ConfigKey(
-            "security.block_duration_seconds", .int(1...31_536_000), dev: .int(3600), "How long an address stays blocked."
+            "security.block_duration_seconds", .int(1...31_536_000), dev: .int(3600),
+            "How long an address stays blocked."
         ),
         ConfigKey("security.ip_allowlist", .strings, dev: .strings([]), "CIDRs that are never blocked."),
         ConfigKey(

@@ -87,11 +87,17 @@ public struct ResolvedConfig: Sendable {
         else { return nil }
         var values: [String: ConfigValue] = [:]
         for (k, box) in vals {
-            if let i = box["i"] as? Int { values[k] = .int(i) }
-            else if let d = box["d"] as? Double { values[k] = .double(d) }
-            else if let b = box["b"] as? Bool { values[k] = .bool(b) }
-            else if let s = box["s"] as? String { values[k] = .string(s) }
-            else if let l = box["l"] as? [String] { values[k] = .strings(l) }
+            if let i = box["i"] as? Int {
+                values[k] = .int(i)
+            } else if let d = box["d"] as? Double {
+                values[k] = .double(d)
+            } else if let b = box["b"] as? Bool {
+                values[k] = .bool(b)
+            } else if let s = box["s"] as? String {
+                values[k] = .string(s)
+            } else if let l = box["l"] as? [String] {
+                values[k] = .strings(l)
+            }
         }
         let dir = object["config_dir"] as? String
         return ResolvedConfig(

@@ -100,7 +100,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             if let parserError = error as? HTTPParserError {
                 let response: HTTPResponse
                 if case .headerOverflow = parserError {
-                    response = .error(.requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
+                    response = .error(
+                        .requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
                         message: "The request head exceeds the server's limit.")
                 } else {
                     response = .error(.badRequest, code: "invalid_request", message: "Malformed HTTP request.")
@@ -133,7 +134,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .idle, .receiving:
             reject(
                 context: context,
-                .error(.requestTimeout, code: "request_timeout",
+                .error(
+                    .requestTimeout, code: "request_timeout",
                     message: "The request was not received within the server's time limit."))
         case .processing:
             break  // the handler's own time limits apply
@@ -201,7 +203,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             if headerBytes > server.limits.maxHeaderBytes {
                 reject(
                     context: context,
-                    .error(.requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
+                    .error(
+                        .requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
                         message: "The request head exceeds \(server.limits.maxHeaderBytes) bytes."))
                 return
             }
@@ -235,7 +238,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func payloadTooLarge() -> HTTPResponse {
-        .error(.payloadTooLarge, code: "payload_too_large",
+        .error(
+            .payloadTooLarge, code: "payload_too_large",
             message: "The request body exceeds \(server.limits.maxRequestBodyBytes) bytes.")
     }
 
@@ -263,7 +267,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             result = .now(
-                .error(.methodNotAllowed, code: "method_not_allowed",
+                .error(
+                    .methodNotAllowed, code: "method_not_allowed",
                     message: "\(head.method.rawValue) is not allowed here; allowed: \(allow).",
                     headers: [("Allow", allow)]))
         case .notFound:
@@ -283,7 +288,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 case .failure(let error):
                     handler.server.logger.error(
                         "handler failed", metadata: ["request_id": "\(requestID)", "error": "\(error)"])
-                    response = .error(.internalServerError, code: "internal_error",
+                    response = .error(
+                        .internalServerError, code: "internal_error",
                         message: "The server failed to handle the request; see its logs for request \(requestID).")
                 }
                 handler.respond(
@@ -312,7 +318,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     ) {
         guard state == .processing else { return }
         let keepAlive = head.isKeepAlive && draining == nil
-        write(context: context, response: response, requestID: requestID, version: head.version,
+        write(
+            context: context, response: response, requestID: requestID, version: head.version,
             keepAlive: keepAlive, isHead: head.method == .HEAD)
         server.requestFinished()
         requestsServed += 1
@@ -356,7 +363,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         } else if version.major == 1 && version.minor == 0 {
             headers.add(name: "Connection", value: "keep-alive")
         }
-        let responseHead = HTTPResponseHead(version: version.major == 1 ? version : .http1_1, status: response.status,
+        let responseHead = HTTPResponseHead(
+            version: version.major == 1 ? version : .http1_1, status: response.status,
             headers: headers)
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         if !isHead && response.body.readableBytes > 0 {
@@ -370,7 +378,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard state == .idle || state == .receiving else { return }
         state = .rejecting
         let version = head?.version ?? .http1_1
-        write(context: context, response: response, requestID: server.nextRequestID(), version: version,
+        write(
+            context: context, response: response, requestID: server.nextRequestID(), version: version,
             keepAlive: false, isHead: false)
         closeGracefully(context: context)
     }

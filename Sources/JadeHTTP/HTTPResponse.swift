@@ -32,7 +32,8 @@ public struct HTTPResponse: Sendable {
     public static func error(
         _ status: HTTPResponseStatus, code: String, message: String, headers: [(String, String)] = []
     ) -> HTTPResponse {
-        .json(.object(["error": .object(["code": .string(code), "message": .string(message)])]), status: status,
+        .json(
+            .object(["error": .object(["code": .string(code), "message": .string(message)])]), status: status,
             headers: headers)
     }
 

@@ -57,9 +57,10 @@ public final class ServerContext: @unchecked Sendable {
     private let requestIDPrefix: String
     private var cachedDate: (second: Int, text: String) = (-1, "")
 
-    public init(eventLoop: EventLoop, router: Router, limits: HTTPLimits, logger: Logger, accessLog: Bool,
-        record: WorkerRecord?)
-    {
+    public init(
+        eventLoop: EventLoop, router: Router, limits: HTTPLimits, logger: Logger, accessLog: Bool,
+        record: WorkerRecord?
+    ) {
         self.eventLoop = eventLoop
         self.router = router
         self.limits = limits

@@ -60,11 +60,15 @@ public final class SharedSegment: @unchecked Sendable {
     }
 
     /// Header fields.
-    public var header: SegmentHeader { SegmentHeader(pointer: withUnsafeMutablePointer(to: &base.pointee.header) { $0 }) }
+    public var header: SegmentHeader {
+        SegmentHeader(pointer: withUnsafeMutablePointer(to: &base.pointee.header) { $0 })
+    }
 }
 
 @inline(__always)
-func fieldPointer<Base, Field>(_ base: UnsafeMutablePointer<Base>, _ path: KeyPath<Base, Field>) -> UnsafeMutablePointer<Field> {
+func fieldPointer<Base, Field>(_ base: UnsafeMutablePointer<Base>, _ path: KeyPath<Base, Field>)
+    -> UnsafeMutablePointer<Field>
+{
     (UnsafeMutableRawPointer(base) + MemoryLayout<Base>.offset(of: path)!).assumingMemoryBound(to: Field.self)
 }
 

@@ -102,7 +102,8 @@ public final class Store: @unchecked Sendable {
     static func describe(_ error: DatabaseError, path: String) -> String {
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return "database \(path) is corrupt or not a SQLite database (\(error.message ?? "")); restore it from a backup"
+            return
+                "database \(path) is corrupt or not a SQLite database (\(error.message ?? "")); restore it from a backup"
         case .SQLITE_CANTOPEN:
             return "database \(path) cannot be opened (\(error.message ?? "")); check the data directory's permissions"
         case .SQLITE_READONLY:

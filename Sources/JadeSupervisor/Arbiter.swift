@@ -89,7 +89,9 @@ public final class Arbiter {
     }
 
     /// The signals the master handles; `main` blocks them before any thread starts.
-    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU]
+    public static let handledSignals: [Int32] = [
+        SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU,
+    ]
 
     /// Runs until stopped; returns the process exit code.
     public func run() -> Int32 {
@@ -165,9 +167,11 @@ public final class Arbiter {
     }
 
     private func spawn(slot: Int) {
-        guard let recordIndex = (0..<segment.recordCount).first(where: { i in
-            segment.record(i).state == .free && !workers.values.contains { $0.record.index == i }
-        }) else {
+        guard
+            let recordIndex = (0..<segment.recordCount).first(where: { i in
+                segment.record(i).state == .free && !workers.values.contains { $0.record.index == i }
+            })
+        else {
             logger.error("no free worker record in shared memory")
             return
         }
@@ -186,13 +190,15 @@ public final class Arbiter {
         }
         guard rc == 0 else {
             record.state = .free
-            logger.error("cannot spawn worker", metadata: ["slot": "\(slot)", "error": "\(String(cString: strerror(rc)))"])
+            logger.error(
+                "cannot spawn worker", metadata: ["slot": "\(slot)", "error": "\(String(cString: strerror(rc)))"])
             respawnAt[slot] = jade_monotonic_ns() + 1_000_000_000
             return
         }
         record.pid = pid
         workers[pid] = Worker(pid: pid, record: record, slot: slot, generation: generation)
-        logger.info("worker spawned", metadata: ["worker_pid": "\(pid)", "slot": "\(slot)", "generation": "\(generation)"])
+        logger.info(
+            "worker spawned", metadata: ["worker_pid": "\(pid)", "slot": "\(slot)", "generation": "\(generation)"])
     }
 
     static func workerEnvironment(_ env: [String: String]) -> [String] {
@@ -206,7 +212,9 @@ public final class Arbiter {
 
     static func configMemfd(_ resolved: ResolvedConfig) throws -> Int32 {
         let data = resolved.serialized()
-        let fd = data.withUnsafeBytes { raw in jade_memfd_with_contents("jadevectordb-config", raw.baseAddress, raw.count) }
+        let fd = data.withUnsafeBytes { raw in
+            jade_memfd_with_contents("jadevectordb-config", raw.baseAddress, raw.count)
+        }
         guard fd >= 0 else {
             throw ListenError(description: "cannot create the configuration memfd: \(String(cString: strerror(errno)))")
         }
@@ -250,7 +258,9 @@ public final class Arbiter {
             bootFailures[worker.slot] = failures
             logger.error(
                 "worker failed at boot",
-                metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)", "failures": "\(failures)"])
+                metadata: [
+                    "worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)", "failures": "\(failures)",
+                ])
             if failures >= Self.maxBootFailures {
                 if reloadingGeneration == generation {
                     abandonReload(reason: "workers of the new configuration failed to start (\(how))")
@@ -295,7 +305,10 @@ public final class Arbiter {
                 if age > hungAfter && !worker.retiring {
                     logger.error(
                         "worker hung (no heartbeat); killing",
-                        metadata: ["worker_pid": "\(worker.pid)", "slot": "\(worker.slot)", "seconds": "\(age / 1_000_000_000)"])
+                        metadata: [
+                            "worker_pid": "\(worker.pid)", "slot": "\(worker.slot)",
+                            "seconds": "\(age / 1_000_000_000)",
+                        ])
                     kill(worker.pid, SIGKILL)
                 }
             case .starting:
@@ -470,7 +483,8 @@ public final class Arbiter {
         // accept queue and then closes it, and no connection is left queued on a dead socket.
         sockets.closeAll()
         for worker in workers.values { kill(worker.pid, SIGTERM) }
-        stopDeadline = jade_monotonic_ns() + UInt64(config.server.shutdownTimeout.components.seconds + 5) * 1_000_000_000
+        stopDeadline =
+            jade_monotonic_ns() + UInt64(config.server.shutdownTimeout.components.seconds + 5) * 1_000_000_000
     }
 
     private func killAll(_ signal: Int32, reason: String) {

@@ -56,7 +56,8 @@ public final class ListeningSockets {
             let reason = errno == EADDRINUSE ? "address already in use" : String(cString: strerror(errno))
             throw ListenError(description: "cannot listen on \(host):\(port): \(reason)")
         }
-        let sockets = ListeningSockets(descriptors: [], host: host, port: Int(probed), backlog: backlog, activated: false)
+        let sockets = ListeningSockets(
+            descriptors: [], host: host, port: Int(probed), backlog: backlog, activated: false)
         try sockets.ensure(count: count)
         return sockets
     }

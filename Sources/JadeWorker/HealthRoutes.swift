@@ -57,7 +57,8 @@ struct HealthRoutes {
             } catch {
                 lastError = "\(error)"
             }
-            let writable = access(store.path, W_OK) == 0 && access((store.path as NSString).deletingLastPathComponent, W_OK) == 0
+            let writable =
+                access(store.path, W_OK) == 0 && access((store.path as NSString).deletingLastPathComponent, W_OK) == 0
             database["reachable"] = .bool(reachable)
             database["wal_bytes"] = .int(Int(store.walBytes))
             database["read_only"] = .bool(!writable)

@@ -88,7 +88,10 @@ extension Integration {
         @Test func slowRequestsAreCutOffAtTheTimeout() throws {
             let server = try ServerProcess(
                 workers: 1,
-                environment: ["JADEVECTORDB_SERVER_REQUEST_TIMEOUT_SECONDS": "1", "JADEVECTORDB_SERVER_KEEP_ALIVE_TIMEOUT_SECONDS": "2"])
+                environment: [
+                    "JADEVECTORDB_SERVER_REQUEST_TIMEOUT_SECONDS": "1",
+                    "JADEVECTORDB_SERVER_KEEP_ALIVE_TIMEOUT_SECONDS": "2",
+                ])
             try server.waitHealthy()
             let slow = try HTTPConnection(port: server.port)
             try slow.send("GET /health HTTP/1.1\r\nHost: x\r\n")

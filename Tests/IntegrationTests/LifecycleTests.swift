@@ -76,7 +76,9 @@ extension Integration {
             load.start()
             usleep(500_000)
             server.signal(SIGHUP)
-            try notify.wait(timeout: 20) { $0.assignments["RELOADING"] == "1" && $0.assignments["MONOTONIC_USEC"] != nil }
+            try notify.wait(timeout: 20) {
+                $0.assignments["RELOADING"] == "1" && $0.assignments["MONOTONIC_USEC"] != nil
+            }
             let readyAgain = try notify.wait(timeout: 20) { m in
                 m.assignments["READY"] == "1" && m.assignments["STATUS"]?.contains("generation 2") == true
             }
@@ -166,7 +168,9 @@ final class LoadGenerator: @unchecked Sendable {
         lock.withLock {
             if let reply, reply.status == 200 {
                 result.successes += 1
-                if let g = (reply.json?["worker"] as? [String: Any])?["generation"] as? Int { result.generationsSeen.insert(g) }
+                if let g = (reply.json?["worker"] as? [String: Any])?["generation"] as? Int {
+                    result.generationsSeen.insert(g)
+                }
             } else if let reply {
                 result.failures.append("status \(reply.status)")
             } else {
@@ -178,7 +182,9 @@ final class LoadGenerator: @unchecked Sendable {
     func start() {
         let fresh = Thread { [self] in
             while isRunning {
-                do { record(try httpRequest(port: port, "GET", "/health"), error: nil) } catch { record(nil, error: error) }
+                do { record(try httpRequest(port: port, "GET", "/health"), error: nil) } catch {
+                    record(nil, error: error)
+                }
             }
         }
         let keepAlive = Thread { [self] in

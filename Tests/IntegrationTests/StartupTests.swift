@@ -92,7 +92,8 @@ extension Integration {
 
         @Test func serveWithInvalidConfigExitsTwoAndBindsNothing() throws {
             let port = Int(jt_free_port())
-            let result = try runCommand(["serve"], environment: ["JADEVECTORDB_PORT": String(port), "JADEVECTORDB_WORKERS": "-1"])
+            let result = try runCommand(
+                ["serve"], environment: ["JADEVECTORDB_PORT": String(port), "JADEVECTORDB_WORKERS": "-1"])
             #expect(result.status == 2)
             #expect(result.output.contains("server.workers"))
         }
@@ -103,7 +104,8 @@ extension Integration {
             defer { close(holder) }
             let dir = TemporaryDirectory()
             let result = try runCommand(
-                ["serve"], environment: ["JADEVECTORDB_PORT": String(port), "JADEVECTORDB_DATA_DIR": dir.path + "/data"])
+                ["serve"],
+                environment: ["JADEVECTORDB_PORT": String(port), "JADEVECTORDB_DATA_DIR": dir.path + "/data"])
             #expect(result.status == 1)
             #expect(result.output.contains("address already in use"), "\(result.output)")
         }

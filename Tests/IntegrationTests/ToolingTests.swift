@@ -29,7 +29,10 @@ extension Integration {
             let server = try ServerProcess(workers: 2)
             try server.waitHealthy()
             let result = try runCommand(
-                [Repository.root.appendingPathComponent("scripts/schemathesis.sh").path, "http://127.0.0.1:\(server.port)"],
+                [
+                    Repository.root.appendingPathComponent("scripts/schemathesis.sh").path,
+                    "http://127.0.0.1:\(server.port)",
+                ],
                 environment: ["ST_SEED": "1"], timeout: 600, executable: "/bin/bash")
             #expect(result.status == 0, "\(result.output)")
             server.signal(SIGTERM)

@@ -12,7 +12,9 @@ final class ConfigFixture {
         for (name, text) in files { try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8) }
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
-    var environment: [String: String] { ["JADEVECTORDB_CONFIG_DIR": path, "JADEVECTORDB_SECRETS_DIR": path + "/secrets"] }
+    var environment: [String: String] {
+        ["JADEVECTORDB_CONFIG_DIR": path, "JADEVECTORDB_SECRETS_DIR": path + "/secrets"]
+    }
 }
 
 @Suite struct ConfigLoaderTests {
@@ -63,7 +65,8 @@ final class ConfigFixture {
         #expect(c.string("secrets.admin_password") == "file-password")
         #expect(c.string("secrets.password_pepper") == "pepper-from-docker-secret")
         let dump = String(
-            decoding: try JSONSerialization.data(withJSONObject: c.redactedDump(), options: [.sortedKeys]), as: UTF8.self)
+            decoding: try JSONSerialization.data(withJSONObject: c.redactedDump(), options: [.sortedKeys]),
+            as: UTF8.self)
         #expect(!dump.contains("file-password"))
         #expect(!dump.contains("pepper-from-docker-secret"))
         #expect(dump.contains("<redacted>"))
@@ -84,7 +87,8 @@ final class ConfigFixture {
     }
 
     @Test func serializationRoundTripsForWorkers() throws {
-        let fixture = try ConfigFixture(files: ["development.json": #"{"server": {"trusted_proxies": ["10.0.0.0/8"]}}"#])
+        let fixture = try ConfigFixture(files: ["development.json": #"{"server": {"trusted_proxies": ["10.0.0.0/8"]}}"#]
+        )
         var env = fixture.environment
         env["JADEVECTORDB_SCRAPE_TOKEN"] = "0123456789abcdef0123"
         let c = try ConfigLoader.load(environment: env)

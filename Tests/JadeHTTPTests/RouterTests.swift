@@ -38,7 +38,9 @@ import Testing
     }
 
     @Test func jsonIsSortedAndEscaped() {
-        let value: JSON = .object(["b": .int(1), "a": .string("x\"y\n\u{1}"), "c": .array([.bool(true), .null, .double(1.5)])])
+        let value: JSON = .object([
+            "b": .int(1), "a": .string("x\"y\n\u{1}"), "c": .array([.bool(true), .null, .double(1.5)]),
+        ])
         #expect(value.text == #"{"a":"x\"y\n\u0001","b":1,"c":[true,null,1.5]}"#)
         #expect(JSON.double(3).text == "3")
         #expect(JSON.double(.nan).text == "null")

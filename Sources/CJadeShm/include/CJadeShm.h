@@ -14,6 +14,8 @@
 #define JADE_MAX_RECORDS 256
 /// Socket slots: the configured number of workers cannot exceed this.
 #define JADE_MAX_SLOTS 128
+/// Per-user permission epochs, indexed by user id modulo this (a collision only costs misses).
+#define JADE_USER_EPOCH_BUCKETS 8192
 
 enum jade_worker_state {
     JADE_WORKER_FREE = 0,
@@ -53,7 +55,9 @@ typedef struct {
     uint64_t worker_restarts;    /* live: restarts of workers that died */
     uint64_t reloads;            /* live: accepted reloads */
     uint64_t global_epoch;       /* live: bumped to invalidate every cached permission */
-    uint64_t reserved[23];
+    uint64_t ratelimit_offset;   /* byte offset of the rate-limit table region (0: none) */
+    uint64_t ratelimit_size;     /* its size in bytes */
+    uint64_t reserved[21];
 } jade_shm_header_t;
 
 _Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");
@@ -62,6 +66,9 @@ _Static_assert(sizeof(jade_shm_header_t) == 256, "header must be 256 bytes");
 typedef struct {
     jade_shm_header_t header;
     jade_worker_record_t records[JADE_MAX_RECORDS];
+    /// Bumped whenever anything that grants a user permissions changes (roles, groups, ACLs,
+    /// activation, sessions, keys); cached decisions stamped with an older value are misses.
+    uint64_t user_epochs[JADE_USER_EPOCH_BUCKETS];
 } jade_shm_segment_t;
 
 /// Size in bytes of the segment, rounded up to a page.
@@ -82,6 +89,11 @@ static inline uint32_t jade_load_u32(const uint32_t *p) { return __atomic_load_n
 static inline void jade_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int32_t jade_load_i32(const int32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void jade_store_i32(int32_t *p, int32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static inline uint64_t *jade_user_epoch(jade_shm_segment_t *s, uint64_t user_id) {
+    return &s->user_epochs[user_id % JADE_USER_EPOCH_BUCKETS];
+}
+static inline uint64_t *jade_global_epoch(jade_shm_segment_t *s) { return &s->header.global_epoch; }
 
 static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }
 

@@ -10,7 +10,9 @@ final class NotifySocket {
         var assignments: [String: String] {
             var out: [String: String] = [:]
             for line in text.split(separator: "\n") {
-                if let eq = line.firstIndex(of: "=") { out[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+                if let eq = line.firstIndex(of: "=") {
+                    out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+                }
             }
             return out
         }

@@ -46,7 +46,9 @@ func runCommand(
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("JADEVECTORDB_") && $0.key != "NOTIFY_SOCKET" }
+    var env = ProcessInfo.processInfo.environment.filter {
+        !$0.key.hasPrefix("JADEVECTORDB_") && $0.key != "NOTIFY_SOCKET"
+    }
     env["JADEVECTORDB_CONFIG_DIR"] = Repository.configDirectory
     for (k, v) in environment { env[k] = v }
     process.environment = env
@@ -92,7 +94,8 @@ final class ServerProcess {
         logPath = directory.path + "/server.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         var env = ProcessInfo.processInfo.environment.filter {
-            !$0.key.hasPrefix("JADEVECTORDB_") && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"].contains($0.key)
+            !$0.key.hasPrefix("JADEVECTORDB_")
+                && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"].contains($0.key)
         }
         env["JADEVECTORDB_CONFIG_DIR"] = configDirectory ?? Repository.configDirectory
         env["JADEVECTORDB_PORT"] = String(port)
@@ -145,7 +148,9 @@ final class ServerProcess {
         var slots = Set<Int>()
         for _ in 0..<attempts {
             let reply = try httpRequest(port: port, "GET", "/health")
-            guard let worker = reply.json?["worker"] as? [String: Any], let slot = worker["slot"] as? Int else { continue }
+            guard let worker = reply.json?["worker"] as? [String: Any], let slot = worker["slot"] as? Int else {
+                continue
+            }
             if let generation, worker["generation"] as? Int != generation { continue }
             slots.insert(slot)
             if slots.count == workers { break }
@@ -155,7 +160,9 @@ final class ServerProcess {
 
     /// Worker pids, from /proc (children of the master).
     func workerPIDs() -> [pid_t] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else {
+            return []
+        }
         return text.split(separator: " ").compactMap { pid_t($0) }
     }
 

@@ -12,12 +12,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C shims: shared-memory layout and atomics, posix_spawn with fd mapping, prctl, sockets.
         .target(name: "CJadeShm"),
         // libsystemd (sd_notify, sd_listen_fds, sd_watchdog_enabled).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libargon2 (Argon2id password hashing).
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         .target(name: "JadeCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
@@ -32,9 +35,18 @@ let package = Package(
             dependencies: ["JadeCore", "JadeConfig", "JadeStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
+            name: "JadeAuth",
+            dependencies: [
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CArgon2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "JadeHTTP",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -43,24 +55,25 @@ let package = Package(
         .target(
             name: "JadeWorker",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "CJadeShm",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "JadeAuth", "CJadeShm",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
             name: "JadeSupervisor",
-            dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CJadeShm", "CSystemd"]
+            dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "CJadeShm", "CSystemd"]
         ),
         .target(
             name: "JadeCLI",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker",
+                "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
+        .testTarget(name: "JadeAuthTests", dependencies: ["JadeAuth", "JadeStore", "JadeConfig", "JadeShared"]),
         .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm"]),
         .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     libsqlite3-dev   # SQLite (GRDB links the system library)
     libsystemd-dev   # sd_notify, socket activation, watchdog
+    libargon2-dev    # Argon2id password hashing
     sqlite3          # the CLI, used by fault-injection tests and operators
     systemd          # systemd-analyze, used to verify the unit file
     curl             # health checks in scripts

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JadeAuth
 import JadeConfig
 import JadeCore
 import JadeStore
@@ -21,7 +22,7 @@ struct JadeCommand: ParsableCommand {
             Exit codes: 0 clean stop, 1 runtime failure, 2 invalid configuration or usage.
             """,
         version: JadeVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Version.self]
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Admin.self, Version.self]
     )
 }
 
@@ -74,6 +75,9 @@ extension JadeCommand {
             do {
                 arbiter = try Arbiter(
                     config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override)
+            } catch let failure as AdminBootstrap.Failure {
+                FileHandle.standardError.write(Data("jadevectordb: \(failure)\n".utf8))
+                throw ExitCode(failure.exitCode)
             } catch {
                 FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
                 throw ExitCode(1)

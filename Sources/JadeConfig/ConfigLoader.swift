@@ -1,4 +1,5 @@
 import Foundation
+import JadeCore
 
 /// The deployment environment; selected by `JADEVECTORDB_ENV` (default development).
 public enum DeploymentEnvironment: String, Sendable, CaseIterable {
@@ -28,43 +29,6 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         "invalid configuration (\(issues.count) problem\(issues.count == 1 ? "" : "s")):\n"
             + issues.map { "  - \($0)" }.joined(separator: "\n")
-    }
-}
-
-/// A JSON value decoded without the Bool/number confusion of JSONSerialization.
-enum JSONValue: Decodable {
-    case bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
-    case null
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? c.decode(Int.self) {
-            self = .int(i)
-        } else if let d = try? c.decode(Double.self) {
-            self = .double(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    var display: String {
-        switch self {
-        case .bool(let b): return String(b)
-        case .int(let i): return String(i)
-        case .double(let d): return String(d)
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[" + a.map(\.display).joined(separator: ",") + "]"
-        case .object: return "{…}"
-        case .null: return "null"
-        }
     }
 }
 

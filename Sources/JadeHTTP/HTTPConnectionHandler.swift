@@ -258,12 +258,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         var template = "unmatched"
         let result: HandlerResult
         switch server.router.match(head.method, path) {
-        case .found(let t, let handler, let parameters):
-            template = t
+        case .found(let route, let parameters):
+            template = route.template
             let request = RequestContext(
                 head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, remoteAddress: remoteAddress)
-            result = handler(request)
+                eventLoop: context.eventLoop, remoteAddress: remoteAddress, principal: nil,
+                threadPool: server.threadPool)
+            result = server.run(route, request)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             result = .now(

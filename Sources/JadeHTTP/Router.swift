@@ -1,5 +1,21 @@
+import JadeAuth
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+
+/// What a route requires of the caller. Every route declares one; handlers never check
+/// permissions themselves.
+public enum AccessPolicy: Sendable {
+    /// Anyone (health, login, registration).
+    case open
+    /// Any valid credential; a restricted session (expired password, pending 2FA enrolment) only
+    /// where its restriction is listed.
+    case authenticated(allowing: Set<Principal.Restriction> = [])
+    /// A global permission (`admin`, `users:manage`, …).
+    case global(Permission)
+    /// A permission on the database named by a path parameter.
+    case database(Permission, parameter: String)
+}
 
 /// What a handler returns: a response now, or one later (work off the event loop).
 public enum HandlerResult {
@@ -21,6 +37,45 @@ public struct RequestContext {
     public let eventLoop: EventLoop
     /// The peer's address as text (the client address rules of API.md apply on top of it).
     public let remoteAddress: String?
+    /// The verified caller (nil on open routes).
+    public internal(set) var principal: Principal?
+    /// Where blocking work (SQLite, password hashing) runs.
+    public let threadPool: NIOThreadPool?
+
+    /// Runs `work` on the thread pool and answers with its response, or the API error it threw.
+    public func blocking(_ work: @escaping () throws -> HTTPResponse) -> HandlerResult {
+        guard let threadPool else { return .now(Self.answer(work)) }
+        return .later(threadPool.runIfActive(eventLoop: eventLoop) { Self.answer(work) })
+    }
+
+    /// Calls `work`, turning a thrown error into its API answer (500 for unexpected ones).
+    public static func answer(_ work: () throws -> HTTPResponse) -> HTTPResponse {
+        do {
+            return try work()
+        } catch {
+            if let api = APIError.from(error) { return api.response }
+            return .error(
+                .internalServerError, code: "internal_error", message: "The server failed to handle the request.")
+        }
+    }
+
+    /// The `{name}` path parameter.
+    public func parameter(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// The query string's parameters (last value wins).
+    public var queryItems: [String: String] {
+        guard let query else { return [:] }
+        var items: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            let value =
+                kv.count > 1
+                ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
+            items[key] = value
+        }
+        return items
+    }
 }
 
 /// A route handler.
@@ -31,12 +86,19 @@ public final class Router {
     final class Node {
         var children: [Substring: Node] = [:]
         var parameter: (name: String, node: Node)?
-        var handlers: [String: (template: String, handler: RouteHandler)] = [:]
+        var handlers: [String: Route] = [:]
+    }
+
+    /// A registered route.
+    public struct Route {
+        public let template: String
+        public let policy: AccessPolicy
+        public let handler: RouteHandler
     }
 
     /// The outcome of matching a request.
     public enum Match {
-        case found(template: String, handler: RouteHandler, parameters: [String: String])
+        case found(route: Route, parameters: [String: String])
         case methodNotAllowed(allowed: [HTTPMethod])
         case notFound
     }
@@ -46,7 +108,9 @@ public final class Router {
     public init() {}
 
     /// Adds a route. `{name}` segments capture a path segment.
-    public func add(_ method: HTTPMethod, _ template: String, _ handler: @escaping RouteHandler) {
+    public func add(
+        _ method: HTTPMethod, _ template: String, _ policy: AccessPolicy = .open, _ handler: @escaping RouteHandler
+    ) {
         var node = root
         for segment in template.split(separator: "/") {
             if segment.hasPrefix("{") && segment.hasSuffix("}") {
@@ -66,7 +130,7 @@ public final class Router {
                 node = child
             }
         }
-        node.handlers[method.rawValue] = (template, handler)
+        node.handlers[method.rawValue] = Route(template: template, policy: policy, handler: handler)
     }
 
     /// Finds the handler for `method` and `path`. HEAD falls back to GET.
@@ -85,7 +149,7 @@ public final class Router {
             }
         }
         if let entry = node.handlers[method.rawValue] ?? (method == .HEAD ? node.handlers["GET"] : nil) {
-            return .found(template: entry.template, handler: entry.handler, parameters: parameters)
+            return .found(route: entry, parameters: parameters)
         }
         if node.handlers.isEmpty { return .notFound }
         var allowed = Array(node.handlers.keys)

@@ -3,6 +3,7 @@ import Foundation
 import JadeShared
 import Logging
 import NIOCore
+import NIOPosix
 
 /// How a worker stops serving.
 public enum DrainMode: Sendable {
@@ -43,6 +44,10 @@ public final class ServerContext: @unchecked Sendable {
     public let limits: HTTPLimits
     public let logger: Logger
     public let accessLog: Bool
+    /// Verifies credentials and permissions for routes that need them.
+    public let gate: Gatekeeper?
+    /// Where blocking work runs.
+    public let threadPool: NIOThreadPool?
     /// The worker's record in shared memory, when running under the master.
     let record: WorkerRecord?
     private let inFlight: UnsafeMutablePointer<Int64>?
@@ -59,8 +64,10 @@ public final class ServerContext: @unchecked Sendable {
 
     public init(
         eventLoop: EventLoop, router: Router, limits: HTTPLimits, logger: Logger, accessLog: Bool,
-        record: WorkerRecord?
+        record: WorkerRecord?, gate: Gatekeeper? = nil, threadPool: NIOThreadPool? = nil
     ) {
+        self.gate = gate
+        self.threadPool = threadPool
         self.eventLoop = eventLoop
         self.router = router
         self.limits = limits
@@ -136,5 +143,39 @@ public final class ServerContext: @unchecked Sendable {
             cachedDate = (second, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return cachedDate.text
+    }
+}
+
+extension ServerContext {
+    /// Admits the request through the route's policy, then runs its handler.
+    func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
+        if case .open = route.policy { return route.handler(request) }
+        guard let gate else {
+            return .now(
+                .error(.internalServerError, code: "internal_error", message: "Authentication is not configured."))
+        }
+        switch gate.admit(route.policy, request) {
+        case .allowed(let principal):
+            var admitted = request
+            admitted.principal = principal
+            return route.handler(admitted)
+        case .denied(let response):
+            return .now(response)
+        case .pending(let future):
+            return .later(
+                future.flatMap { outcome -> EventLoopFuture<HTTPResponse> in
+                    switch outcome {
+                    case .success(let principal):
+                        var admitted = request
+                        admitted.principal = principal
+                        switch route.handler(admitted) {
+                        case .now(let response): return request.eventLoop.makeSucceededFuture(response)
+                        case .later(let later): return later
+                        }
+                    case .failure(let error):
+                        return request.eventLoop.makeSucceededFuture(error.response)
+                    }
+                })
+        }
     }
 }

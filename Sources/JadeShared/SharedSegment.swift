@@ -155,3 +155,16 @@ public struct WorkerRecord: @unchecked Sendable {
 
 /// Monotonic clock in nanoseconds (CLOCK_MONOTONIC, comparable across processes).
 public func monotonicNanoseconds() -> UInt64 { jade_monotonic_ns() }
+
+extension SharedSegment {
+    /// The global permission epoch (bumped by changes that affect many users).
+    public var globalEpoch: UInt64 { jade_load_u64(jade_global_epoch(base)) }
+    /// The permission epoch of one user (bucketed by id).
+    public func userEpoch(_ userID: Int64) -> UInt64 {
+        jade_load_u64(jade_user_epoch(base, UInt64(bitPattern: userID)))
+    }
+    public func bumpGlobalEpoch() { _ = jade_add_u64(jade_global_epoch(base), 1) }
+    public func bumpUserEpoch(_ userID: Int64) {
+        _ = jade_add_u64(jade_user_epoch(base, UInt64(bitPattern: userID)), 1)
+    }
+}

@@ -1,5 +1,6 @@
 import CJadeShm
 import Foundation
+import JadeAuth
 import JadeConfig
 import JadeCore
 import JadeShared
@@ -63,6 +64,8 @@ public final class Arbiter {
     private var lastWatchdog: UInt64 = 0
     private var lastCheckpoint: UInt64 = jade_monotonic_ns()
     private var exitCode: Int32 = 0
+    private var authChangeCounter = 0
+    private var lastAuthPoll: UInt64 = 0
 
     /// Prepares everything that can fail before a worker starts: data directory, database and
     /// migrations, sockets, shared memory. Throws a message fit for the operator.
@@ -75,6 +78,11 @@ public final class Arbiter {
         try DataDirectory.prepare(config.database.dataDirectory)
         store = try Store.open(config.database, readerCount: 1)
         try store.migrate()
+        let auth = AuthService(
+            pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),
+            logger: Logger(label: "jadevectordb.auth"))
+        try AdminBootstrap.run(auth, config: config)
+        authChangeCounter = (try? AdminBootstrap.changeCounter(store.pool)) ?? 0
         if let activated = try ListeningSockets.fromSocketActivation() {
             sockets = activated
         } else {
@@ -121,6 +129,7 @@ public final class Arbiter {
             checkReadiness()
             sendWatchdog()
             checkpointIfDue()
+            pollAuthChanges()
             if stopDeadline == nil && exitCode != 0 { beginStop(reason: "fatal error") }
         }
     }
@@ -522,6 +531,18 @@ public final class Arbiter {
         guard fresh.count >= count else { return }
         lastWatchdog = now
         notifier.watchdog()
+    }
+
+    /// Command-line tools change users in the database directly and bump a counter there; turn
+    /// that into a global epoch bump so every worker drops its cached credentials and grants.
+    private func pollAuthChanges() {
+        let now = jade_monotonic_ns()
+        guard now - lastAuthPoll >= 1_000_000_000 else { return }
+        lastAuthPoll = now
+        guard let counter = try? AdminBootstrap.changeCounter(store.pool), counter != authChangeCounter else { return }
+        authChangeCounter = counter
+        segment.bumpGlobalEpoch()
+        logger.info("user changes from a command-line tool; permission caches invalidated")
     }
 
     private func checkpointIfDue() {

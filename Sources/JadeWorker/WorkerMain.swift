@@ -1,5 +1,6 @@
 import CJadeShm
 import Foundation
+import JadeAuth
 import JadeConfig
 import JadeCore
 import JadeHTTP
@@ -58,18 +59,24 @@ public enum WorkerMain {
 
         let store: Store
         do {
-            store = try Store.open(config.database, readerCount: 4)
+            store = try Store.open(config.database, readerCount: 8)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let threadPool = NIOThreadPool(numberOfThreads: 4)
+        let threadPool = NIOThreadPool(numberOfThreads: 8)
         threadPool.start()
         let eventLoop = group.next()
         let router = Router()
         HealthRoutes(segment: segment, record: record, store: store, threadPool: threadPool).register(on: router)
+        let auth = AuthService(
+            pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
+            logger: Logger(label: "jadevectordb.auth"))
+        AuthRoutes(auth: auth).register(on: router)
+        AdminRoutes(auth: auth).register(on: router)
+        let gate = Gatekeeper(auth: auth, threadPool: threadPool)
 
         let limits = HTTPLimits(
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
@@ -77,7 +84,7 @@ public enum WorkerMain {
             keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000))
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
-            record: record)
+            record: record, gate: gate, threadPool: threadPool)
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
         do {
             try server.start()

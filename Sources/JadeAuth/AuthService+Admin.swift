@@ -1,0 +1,449 @@
+import Foundation
+import GRDB
+
+extension AuthService {
+    // MARK: API keys
+
+    /// A stored API key, without its secret.
+    public struct APIKey: Sendable {
+        public let id: Int64
+        public let name: String
+        public let prefix: String
+        public let permissions: [Permission]?
+        public let createdAt: TimeInterval
+        public let expiresAt: TimeInterval?
+        public let revoked: Bool
+        public let lastUsedAt: TimeInterval?
+    }
+
+    static let namePattern = try! NSRegularExpression(pattern: "^[A-Za-z0-9 _.:-]{1,64}$")
+
+    static func validName(_ name: String) -> Bool {
+        namePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+    }
+
+    /// Creates a key for the caller; returns it with the secret, which is never shown again.
+    public func createAPIKey(
+        _ principal: Principal, name: String, expiresInDays: Int?, permissions: [Permission]?, ip: String?
+    ) throws -> (key: String, info: APIKey) {
+        guard Self.validName(name) else {
+            throw AuthError.invalid("name must be 1 to 64 letters, digits, spaces or '_.:-'")
+        }
+        if let days = expiresInDays, !(1...3650).contains(days) {
+            throw AuthError.invalid("expires_in_days must be from 1 to 3650")
+        }
+        if case .apiKey = principal.credential { throw AuthError.forbidden("API keys cannot create API keys") }
+        let key = Tokens.generate(.apiKey)
+        let prefix = String(key.prefix(12))
+        let time = now
+        let expiresAt = expiresInDays.map { time + TimeInterval($0) * 86_400 }
+        var permissionText: String?
+        if let permissions {
+            let names = Array(Set(permissions.map(\.rawValue))).sorted()
+            permissionText = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        }
+        let id = try pool.write { db -> Int64 in
+            try db.execute(
+                sql:
+                    "INSERT INTO api_keys (user_id, name, prefix, key_hash, permissions, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [principal.userID, name, prefix, Tokens.digest(key), permissionText, time, expiresAt])
+            let id = db.lastInsertedRowID
+            try audit(
+                db, "api_key_created", actor: principal.username, ip: ip, target: "\(id)", outcome: "success",
+                details: ["name": name, "prefix": prefix])
+            return id
+        }
+        let info = APIKey(
+            id: id, name: name, prefix: prefix, permissions: permissions, createdAt: time, expiresAt: expiresAt,
+            revoked: false, lastUsedAt: nil)
+        return (key, info)
+    }
+
+    /// The caller's keys, without secrets.
+    public func listAPIKeys(userID: Int64) throws -> [APIKey] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE user_id = ? ORDER BY id", arguments: [userID]).map {
+                row in
+                var permissions: [Permission]?
+                if let text = row["permissions"] as String?, let data = text.data(using: .utf8),
+                    let names = try? JSONDecoder().decode([String].self, from: data)
+                {
+                    permissions = names.compactMap(Permission.init(rawValue:))
+                }
+                return APIKey(
+                    id: row["id"], name: row["name"], prefix: row["prefix"], permissions: permissions,
+                    createdAt: row["created_at"], expiresAt: row["expires_at"],
+                    revoked: (row["revoked_at"] as Double?) != nil,
+                    lastUsedAt: row["last_used_at"])
+            }
+        }
+    }
+
+    /// Revokes a key of the caller (or any key, for a users:manage caller).
+    public func revokeAPIKey(_ principal: Principal, id: Int64, mayManageUsers: Bool, ip: String?) throws {
+        let owner = try pool.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT user_id FROM api_keys WHERE id = ? AND revoked_at IS NULL", arguments: [id])
+        }
+        guard let owner, owner == principal.userID || mayManageUsers else {
+            throw AuthError.notFound("no such API key")
+        }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now, id])
+            try audit(db, "api_key_revoked", actor: principal.username, ip: ip, target: "\(id)", outcome: "success")
+        }
+        invalidate(user: owner)
+    }
+
+    // MARK: users (admin)
+
+    /// Updates a user: `active` (false ends every session and key at once), `email`, `password`.
+    public func updateUser(
+        id: Int64, active: Bool?, email: String??, password: String?, actor: Principal, ip: String?
+    ) throws -> User {
+        guard let existing = try user(id: id) else { throw AuthError.notFound("no such user") }
+        if case .some(let e) = email { try validateEmail(e) }
+        var hash: String?
+        if let password {
+            if let reason = settings.policy.violation(password: password, username: existing.username) {
+                throw AuthError.weakPassword("password \(reason)")
+            }
+            hash = try hasher.hash(password)
+        }
+        if active == false && id == actor.userID { throw AuthError.conflict("you cannot deactivate yourself") }
+        let updated = try pool.write { db -> User in
+            if let active {
+                try db.execute(sql: "UPDATE users SET active = ? WHERE id = ?", arguments: [active, id])
+                if !active {
+                    try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [id])
+                    try db.execute(
+                        sql: "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                        arguments: [now, id])
+                }
+                try audit(
+                    db, active ? "user_activated" : "user_deactivated", actor: actor.username, ip: ip,
+                    target: existing.username, outcome: "success")
+            }
+            if case .some(let e) = email {
+                if let e,
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email = ? AND id != ?", arguments: [e, id])
+                        == true
+                {
+                    throw AuthError.conflict("email is taken")
+                }
+                try db.execute(sql: "UPDATE users SET email = ? WHERE id = ?", arguments: [e, id])
+            }
+            if let hash {
+                try db.execute(
+                    sql: "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+                    arguments: [hash, now, id])
+                try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [id])
+                try audit(
+                    db, "password_reset_by_admin", actor: actor.username, ip: ip, target: existing.username,
+                    outcome: "success")
+            }
+            return try loadUser(db, id: id)!
+        }
+        invalidate(user: id)
+        return updated
+    }
+
+    /// Deletes a user with their sessions, keys, roles and memberships.
+    public func deleteUser(id: Int64, actor: Principal, ip: String?) throws {
+        if id == actor.userID { throw AuthError.conflict("you cannot delete yourself") }
+        try pool.write { db in
+            guard let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [id])
+            else {
+                throw AuthError.notFound("no such user")
+            }
+            try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
+            try db.execute(
+                sql: "DELETE FROM acl_entries WHERE principal_type = 'user' AND principal = ?", arguments: [String(id)])
+            try audit(db, "user_deleted", actor: actor.username, ip: ip, target: name, outcome: "success")
+        }
+        invalidate(user: id)
+    }
+
+    /// Clears a lockout.
+    public func unlockUser(username: String, actor: String, ip: String?) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE users SET locked_until = NULL, failed_login_count = 0 WHERE username = ?",
+                arguments: [username])
+            guard db.changesCount == 1 else { throw AuthError.notFound("no such user") }
+            try audit(db, "account_unlocked", actor: actor, ip: ip, target: username, outcome: "success")
+        }
+    }
+
+    // MARK: roles
+
+    /// A role and its permissions (scoped ones as `permission@database`).
+    public struct Role: Sendable {
+        public let name: String
+        public let builtIn: Bool
+        public let description: String
+        public let permissions: [(permission: Permission, database: String?)]
+    }
+
+    public func listRoles() throws -> [Role] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, builtin, description FROM roles ORDER BY name").map { row in
+                let name: String = row["name"]
+                let perms = try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT permission, database FROM role_permissions WHERE role = ? ORDER BY permission, database",
+                    arguments: [name]
+                ).compactMap { p -> (Permission, String?)? in
+                    guard let perm = Permission(rawValue: p["permission"]) else { return nil }
+                    let database: String = p["database"]
+                    return (perm, database.isEmpty ? nil : database)
+                }
+                return Role(name: name, builtIn: row["builtin"], description: row["description"], permissions: perms)
+            }
+        }
+    }
+
+    public func createRole(name: String, description: String, permissions: [Permission], actor: Principal, ip: String?)
+        throws
+    {
+        guard Self.validName(name), !name.contains(" ") else {
+            throw AuthError.invalid("role name must be 1 to 64 of [A-Za-z0-9_.:-]")
+        }
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [name]) == true {
+                throw AuthError.conflict("role \(name) exists")
+            }
+            try db.execute(sql: "INSERT INTO roles (name, description) VALUES (?, ?)", arguments: [name, description])
+            for p in Set(permissions) {
+                try db.execute(
+                    sql: "INSERT INTO role_permissions (role, permission) VALUES (?, ?)", arguments: [name, p.rawValue])
+            }
+            try audit(
+                db, "role_created", actor: actor.username, ip: ip, target: name, outcome: "success",
+                details: ["permissions": permissions.map(\.rawValue)])
+        }
+    }
+
+    /// Grants (or, with `granted: false`, revokes) a permission to a role, optionally scoped to
+    /// one database.
+    public func setRolePermission(
+        role: String, permission: Permission, database: String?, granted: Bool, actor: Principal, ip: String?
+    ) throws {
+        if database != nil && !permission.isDatabaseScoped {
+            throw AuthError.invalid("only database permissions can be scoped to a database")
+        }
+        try pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
+                throw AuthError.notFound("no such role")
+            }
+            if granted {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO role_permissions (role, permission, database) VALUES (?, ?, ?)",
+                    arguments: [role, permission.rawValue, database ?? ""])
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM role_permissions WHERE role = ? AND permission = ? AND database = ?",
+                    arguments: [role, permission.rawValue, database ?? ""])
+            }
+            try audit(
+                db, granted ? "role_permission_granted" : "role_permission_revoked", actor: actor.username,
+                ip: ip, target: role, outcome: "success",
+                details: ["permission": permission.rawValue, "database": database ?? "*"])
+        }
+        invalidateAll()
+    }
+
+    /// Assigns or removes a role.
+    public func setUserRole(userID: Int64, role: String, assigned: Bool, actor: Principal, ip: String?) throws {
+        try pool.write { db in
+            guard
+                let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
+            else {
+                throw AuthError.notFound("no such user")
+            }
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
+                throw AuthError.notFound("no such role")
+            }
+            if assigned {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?, ?)", arguments: [userID, role])
+            } else {
+                try db.execute(sql: "DELETE FROM user_roles WHERE user_id = ? AND role = ?", arguments: [userID, role])
+            }
+            try audit(
+                db, assigned ? "role_assigned" : "role_removed", actor: actor.username, ip: ip, target: name,
+                outcome: "success", details: ["role": role])
+        }
+        invalidate(user: userID)
+    }
+
+    // MARK: groups
+
+    public func listGroups() throws -> [(name: String, members: [Int64])] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM groups ORDER BY name").map { name in
+                (
+                    name,
+                    try Int64.fetchAll(
+                        db, sql: "SELECT user_id FROM group_members WHERE group_name = ? ORDER BY user_id",
+                        arguments: [name])
+                )
+            }
+        }
+    }
+
+    public func createGroup(name: String, actor: Principal, ip: String?) throws {
+        guard Self.validName(name), !name.contains(" ") else {
+            throw AuthError.invalid("group name must be 1 to 64 of [A-Za-z0-9_.:-]")
+        }
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM groups WHERE name = ?", arguments: [name]) == true {
+                throw AuthError.conflict("group \(name) exists")
+            }
+            try db.execute(sql: "INSERT INTO groups (name, created_at) VALUES (?, ?)", arguments: [name, now])
+            try audit(db, "group_created", actor: actor.username, ip: ip, target: name, outcome: "success")
+        }
+    }
+
+    public func setGroupMember(group: String, userID: Int64, member: Bool, actor: Principal, ip: String?) throws {
+        try pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM groups WHERE name = ?", arguments: [group]) == true else {
+                throw AuthError.notFound("no such group")
+            }
+            guard
+                let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
+            else {
+                throw AuthError.notFound("no such user")
+            }
+            if member {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO group_members (group_name, user_id) VALUES (?, ?)",
+                    arguments: [group, userID])
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM group_members WHERE group_name = ? AND user_id = ?", arguments: [group, userID])
+            }
+            try audit(
+                db, member ? "group_member_added" : "group_member_removed", actor: actor.username, ip: ip,
+                target: name, outcome: "success", details: ["group": group])
+        }
+        invalidate(user: userID)
+    }
+
+    // MARK: ACLs
+
+    /// An ACL entry: a database permission granted to `user:ID` or `group:NAME`.
+    public struct ACLEntry: Sendable, Equatable {
+        public let principal: String
+        public let permission: Permission
+    }
+
+    public func acl(database: String) throws -> [ACLEntry] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT principal_type, principal, permission FROM acl_entries WHERE database = ? ORDER BY 1, 2, 3",
+                arguments: [database]
+            ).compactMap { row in
+                guard let p = Permission(rawValue: row["permission"]) else { return nil }
+                return ACLEntry(
+                    principal: "\(row["principal_type"] as String):\(row["principal"] as String)", permission: p)
+            }
+        }
+    }
+
+    /// Grants or revokes an ACL entry. `principal` is `user:ID` or `group:NAME`.
+    public func setACL(
+        database: String, principal: String, permission: Permission, granted: Bool, actor: Principal, ip: String?
+    )
+        throws
+    {
+        guard permission.isDatabaseScoped else { throw AuthError.invalid("ACL entries take database permissions only") }
+        let parts = principal.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] == "user" || parts[0] == "group" else {
+            throw AuthError.invalid("principal must be user:ID or group:NAME")
+        }
+        var affectedUser: Int64?
+        try pool.write { db in
+            if parts[0] == "user" {
+                guard let id = Int64(parts[1]),
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == true
+                else { throw AuthError.notFound("no such user") }
+                affectedUser = id
+            } else {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM groups WHERE name = ?", arguments: [parts[1]]) == true
+                else {
+                    throw AuthError.notFound("no such group")
+                }
+            }
+            if granted {
+                try db.execute(
+                    sql:
+                        "INSERT OR IGNORE INTO acl_entries (database, principal_type, principal, permission) VALUES (?, ?, ?, ?)",
+                    arguments: [database, parts[0], parts[1], permission.rawValue])
+            } else {
+                try db.execute(
+                    sql:
+                        "DELETE FROM acl_entries WHERE database = ? AND principal_type = ? AND principal = ? AND permission = ?",
+                    arguments: [database, parts[0], parts[1], permission.rawValue])
+            }
+            try audit(
+                db, granted ? "acl_granted" : "acl_revoked", actor: actor.username, ip: ip, target: database,
+                outcome: "success", details: ["principal": principal, "permission": permission.rawValue])
+        }
+        if let affectedUser { invalidate(user: affectedUser) } else { invalidateAll() }
+    }
+
+    /// Removes every ACL entry of a deleted database.
+    public func dropACL(database: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM acl_entries WHERE database = ?", arguments: [database])
+        }
+        invalidateAll()
+    }
+
+    // MARK: audit
+
+    /// Security events, newest first.
+    public func auditLog(since: String?, limit: Int, type: String?) throws -> [[String: Any]] {
+        try pool.read { db in
+            var sql = "SELECT id, at, type, actor, ip, target, outcome, details FROM audit_log WHERE 1 = 1"
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let since {
+                sql += " AND at >= ?"
+                args.append(since)
+            }
+            if let type {
+                sql += " AND type = ?"
+                args.append(type)
+            }
+            sql += " ORDER BY id DESC LIMIT ?"
+            args.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                var event: [String: Any] = [
+                    "id": row["id"] as Int64, "at": row["at"] as String, "type": row["type"] as String,
+                    "outcome": row["outcome"] as String,
+                ]
+                for key in ["actor", "ip", "target"] { if let v = row[key] as String? { event[key] = v } }
+                if let details = row["details"] as String?, let data = details.data(using: .utf8),
+                    let object = try? JSONSerialization.jsonObject(with: data)
+                {
+                    event["details"] = object
+                }
+                return event
+            }
+        }
+    }
+
+    // MARK: bootstrap
+
+    /// Creates the `admin` user when there is no user at all. Returns true when it did.
+    public func bootstrapAdmin(password: String) throws -> Bool {
+        let count = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
+        guard count == 0 else { return false }
+        _ = try createUser(
+            username: "admin", password: password, email: nil, roles: ["admin"], actor: "bootstrap", ip: nil)
+        return true
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+
+extension AuthService {
+    /// The result of a successful login.
+    public struct LoginResult: Sendable {
+        public let token: String
+        public let expiresAt: TimeInterval
+        public let user: User
+        public let restriction: Principal.Restriction?
+    }
+
+    /// Verifies a presented credential from the cache only (no database): the event-loop fast path.
+    public func cachedPrincipal(for credential: PresentedCredential) -> Principal? {
+        let key = Tokens.digest(credential.token)
+        // The entry's user is unknown until found: look up with the stamp of the entry's user.
+        return credentialCache.valueIfCurrent(for: key, now: monotonicNow(), epochs: epochs)
+    }
+
+    /// Verifies a presented credential against the database (and caches the result).
+    public func authenticate(_ credential: PresentedCredential, ip: String?) throws -> Principal {
+        let digest = Tokens.digest(credential.token)
+        let time = now
+        switch credential {
+        case .session:
+            let row = try pool.read { db in
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.username, u.active,
+                               u.password_changed_at, u.totp_enabled,
+                               EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
+                        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
+                        """, arguments: [digest])
+            }
+            guard let row, let userID = row["user_id"] as Int64? else { throw AuthError.unauthenticated }
+            let stamp = epochs.stamp(userID)
+            let expiresAt: Double = row["expires_at"]
+            guard row["active"] as Bool, expiresAt > time else { throw AuthError.unauthenticated }
+            if settings.slidingSessions && expiresAt - time < settings.sessionTimeout - 60 {
+                try pool.write { db in
+                    try db.execute(
+                        sql: "UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ?",
+                        arguments: [time + settings.sessionTimeout, time, row["id"] as Int64])
+                }
+            }
+            let principal = Principal(
+                userID: userID, username: row["username"], credential: .session(id: row["id"]),
+                restriction: restriction(
+                    passwordChangedAt: row["password_changed_at"], totpEnabled: row["totp_enabled"],
+                    isAdmin: row["is_admin"]))
+            // Re-read the stamp: an entry is cached only when no change happened meanwhile
+            // (the stamp was taken before the read, so a later bump invalidates it anyway).
+            credentialCache.set(principal, for: digest, stamp: stamp, now: monotonicNow())
+            return principal
+        case .apiKey:
+            let row = try pool.read { db in
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT k.id, k.user_id, k.key_hash, k.permissions, k.expires_at, k.revoked_at, u.username, u.active
+                        FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?
+                        """, arguments: [digest])
+            }
+            guard let row, let userID = row["user_id"] as Int64? else { throw AuthError.unauthenticated }
+            let stamp = epochs.stamp(userID)
+            guard Tokens.constantTimeEquals(row["key_hash"], digest), row["active"] as Bool,
+                (row["revoked_at"] as Double?) == nil, ((row["expires_at"] as Double?) ?? .infinity) > time
+            else { throw AuthError.unauthenticated }
+            var mask: Set<Permission>?
+            if let text = row["permissions"] as String?, let data = text.data(using: .utf8),
+                let names = try? JSONDecoder().decode([String].self, from: data)
+            {
+                mask = Set(names.compactMap(Permission.init(rawValue:)))
+            }
+            let principal = Principal(
+                userID: userID, username: row["username"], credential: .apiKey(id: row["id"], permissions: mask),
+                restriction: nil)
+            credentialCache.set(principal, for: digest, stamp: stamp, now: monotonicNow())
+            return principal
+        }
+    }
+
+    func restriction(passwordChangedAt: Double, totpEnabled: Bool, isAdmin: Bool) -> Principal.Restriction? {
+        if let expiry = settings.passwordExpiry, passwordChangedAt + expiry < now { return .passwordExpired }
+        if settings.twoFactorMandatoryForAdmins && isAdmin && !totpEnabled { return .twoFactorEnrollment }
+        return nil
+    }
+
+    /// Logs in. Unknown users, wrong passwords, deactivated and locked accounts all fail with
+    /// `.unauthenticated` after the same amount of work (a dummy hash for unknown users).
+    public func login(username: String, password: String, totp: String?, ip: String?) throws -> LoginResult {
+        guard password.utf8.count <= settings.policy.maximumBytes else {
+            hasher.verifyDummy("")
+            try recordFailure(userID: nil, username: username, ip: ip, reason: "password too long")
+            throw AuthError.unauthenticated
+        }
+        let row = try pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, username, password_hash, active, locked_until, password_changed_at, totp_enabled,
+                           totp_secret, totp_last_step,
+                           EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role = 'admin') AS is_admin
+                    FROM users WHERE username = ?
+                    """, arguments: [username])
+        }
+        guard let row else {
+            hasher.verifyDummy(password)
+            try recordFailure(userID: nil, username: username, ip: ip, reason: "unknown user")
+            throw AuthError.unauthenticated
+        }
+        let userID: Int64 = row["id"]
+        let hash: String = row["password_hash"]
+        let passwordOK = hasher.verify(password, against: hash)
+        let locked = ((row["locked_until"] as Double?) ?? 0) > now
+        guard passwordOK, row["active"] as Bool, !locked else {
+            let reason = !passwordOK ? "wrong password" : (locked ? "account locked" : "account deactivated")
+            try recordFailure(userID: passwordOK ? nil : userID, username: username, ip: ip, reason: reason)
+            throw AuthError.unauthenticated
+        }
+        var acceptedStep: UInt64?
+        if row["totp_enabled"] as Bool {
+            guard let totp, !totp.isEmpty else { throw AuthError.totpRequired }
+            guard let sealed = row["totp_secret"] as Data?, let secret = try? secretBox.open(sealed),
+                let step = TOTP.verify(code: totp, secret: secret, at: now, after: row["totp_last_step"] as UInt64?)
+            else {
+                try recordFailure(userID: userID, username: username, ip: ip, reason: "wrong totp code")
+                throw AuthError.unauthenticated
+            }
+            acceptedStep = step
+        }
+        let rehash = hasher.needsRehash(hash) ? try hasher.hash(password) : nil
+        let token = Tokens.generate(.session)
+        let time = now
+        let expiresAt = time + settings.sessionTimeout
+        let user = try pool.write { db -> User in
+            try db.execute(
+                sql:
+                    "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_used_at, ip) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [userID, Tokens.digest(token), time, expiresAt, time, ip])
+            try db.execute(
+                sql:
+                    "UPDATE users SET failed_login_count = 0, locked_until = NULL, totp_last_step = COALESCE(?, totp_last_step) WHERE id = ?",
+                arguments: [acceptedStep, userID])
+            if let rehash {
+                try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [rehash, userID])
+            }
+            try audit(db, "login_success", actor: row["username"], ip: ip, target: row["username"], outcome: "success")
+            return try loadUser(db, id: userID)!
+        }
+        let restriction = self.restriction(
+            passwordChangedAt: row["password_changed_at"], totpEnabled: row["totp_enabled"], isAdmin: row["is_admin"])
+        return LoginResult(token: token, expiresAt: expiresAt, user: user, restriction: restriction)
+    }
+
+    /// Counts a failed login against the account (locking it at the threshold) and audits it.
+    private func recordFailure(userID: Int64?, username: String, ip: String?, reason: String) throws {
+        let threshold = settings.maxFailedLoginsPerAccount
+        let lockFor = settings.lockoutDuration
+        let time = now
+        try pool.write { db in
+            if let userID {
+                try db.execute(
+                    sql: "UPDATE users SET failed_login_count = failed_login_count + 1 WHERE id = ?",
+                    arguments: [userID])
+                let count =
+                    try Int.fetchOne(db, sql: "SELECT failed_login_count FROM users WHERE id = ?", arguments: [userID])
+                    ?? 0
+                if count >= threshold {
+                    try db.execute(
+                        sql: "UPDATE users SET locked_until = ?, failed_login_count = 0 WHERE id = ?",
+                        arguments: [time + lockFor, userID])
+                    try audit(
+                        db, "account_locked", actor: nil, ip: ip, target: username, outcome: "locked",
+                        details: ["until": time + lockFor])
+                }
+            }
+            try audit(
+                db, "login_failure", actor: nil, ip: ip, target: String(username.prefix(256)), outcome: "failure",
+                details: ["reason": reason])
+        }
+    }
+
+    /// Ends the session behind `principal` (every worker stops accepting it at once).
+    public func logout(_ principal: Principal, ip: String?) throws {
+        guard case .session(let id) = principal.credential else {
+            throw AuthError.invalid("logout needs a session token")
+        }
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
+            try audit(db, "logout", actor: principal.username, ip: ip, target: principal.username, outcome: "success")
+        }
+        invalidate(user: principal.userID)
+    }
+
+    /// Active sessions (for the metrics gauge).
+    public func activeSessionCount() throws -> Int {
+        let time = now
+        return try pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions WHERE expires_at > ?", arguments: [time]) ?? 0
+        }
+    }
+}
+
+func monotonicNow() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+extension LRUCache where Value == Principal {
+    /// A cached principal whose stamp still matches the current epochs of its user.
+    func valueIfCurrent(for key: Key, now: UInt64, epochs: EpochSource) -> Principal? {
+        // Peek at the user first; the stamp and expiry checks happen in value(for:stamp:now:).
+        guard let candidate = peek(key) else {
+            recordMiss()
+            return nil
+        }
+        return value(for: key, stamp: epochs.stamp(candidate.userID), now: now)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import JadeShared
+
+/// Permission epochs: counters that every change to grants or credentials bumps, so a cached
+/// decision stamped with an older value is a miss. In the server they live in shared memory
+/// and every worker sees a bump at once.
+public protocol EpochSource: AnyObject, Sendable {
+    func globalEpoch() -> UInt64
+    func userEpoch(_ userID: Int64) -> UInt64
+    func bumpGlobal()
+    func bumpUser(_ userID: Int64)
+}
+
+/// The stamp a cached entry carries: both epochs as read before the database was consulted.
+public struct EpochStamp: Equatable, Sendable {
+    public let global: UInt64
+    public let user: UInt64
+}
+
+extension EpochSource {
+    /// Reads the stamp for `userID`. Must be taken before the database read it will guard.
+    public func stamp(_ userID: Int64) -> EpochStamp { EpochStamp(global: globalEpoch(), user: userEpoch(userID)) }
+}
+
+/// Epochs in the worker's shared-memory segment.
+public final class SharedEpochs: EpochSource, @unchecked Sendable {
+    let segment: SharedSegment
+    public init(_ segment: SharedSegment) { self.segment = segment }
+    public func globalEpoch() -> UInt64 { segment.globalEpoch }
+    public func userEpoch(_ userID: Int64) -> UInt64 { segment.userEpoch(userID) }
+    public func bumpGlobal() { segment.bumpGlobalEpoch() }
+    public func bumpUser(_ userID: Int64) { segment.bumpUserEpoch(userID) }
+}
+
+/// Epochs private to one process (tests, command-line tools).
+public final class LocalEpochs: EpochSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var global: UInt64 = 0
+    private var users: [Int64: UInt64] = [:]
+    public init() {}
+    public func globalEpoch() -> UInt64 { lock.withLock { global } }
+    public func userEpoch(_ userID: Int64) -> UInt64 { lock.withLock { users[userID] ?? 0 } }
+    public func bumpGlobal() { lock.withLock { global += 1 } }
+    public func bumpUser(_ userID: Int64) { lock.withLock { users[userID, default: 0] += 1 } }
+}

@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+
+/// Random credentials and their stored form. Session tokens and API keys are 256-bit random
+/// values, shown once, stored only as SHA-256, and recognisable by prefix:
+/// `jvs_` + 43 base64url characters (sessions), `jvk_` + 43 (API keys), `jvr_` + 43 (resets).
+public enum Tokens {
+    public enum Kind: String, Sendable {
+        case session = "jvs_"
+        case apiKey = "jvk_"
+        case passwordReset = "jvr_"
+    }
+
+    static let bodyLength = 43
+
+    /// A new random token of `kind`.
+    public static func generate(_ kind: Kind) -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<32 { bytes[i] = rng.next() }
+        return kind.rawValue + base64URL(bytes)
+    }
+
+    /// True when `token` has the exact shape of a `kind` token (checked before any lookup, so
+    /// garbage never reaches the database).
+    public static func isWellFormed(_ token: Substring, _ kind: Kind) -> Bool {
+        let utf8 = token.utf8
+        guard utf8.count == 4 + bodyLength, token.hasPrefix(kind.rawValue) else { return false }
+        for c in utf8.dropFirst(4) {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// SHA-256 of the token: what the database stores and looks up.
+    public static func digest(_ token: some StringProtocol) -> Data {
+        Data(SHA256.hash(data: Data(token.utf8)))
+    }
+
+    /// Unpadded base64url.
+    public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/", with: "_"
+        )
+        .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Constant-time comparison of two byte strings.
+    public static func constantTimeEquals(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for (x, y) in zip(a, b) { diff |= x ^ y }
+        return diff == 0
+    }
+}

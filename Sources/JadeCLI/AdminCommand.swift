@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import JadeAuth
+import JadeConfig
+import JadeStore
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension JadeCommand {
+    /// `jadevectordb admin …`: user maintenance directly on the database (the server may run;
+    /// it notices within a second and drops its caches).
+    struct Admin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage users directly in the database.",
+            subcommands: [CreateUser.self, ResetPassword.self, ListUsers.self, UnlockUser.self])
+    }
+
+    /// Opens the store and an AuthService for a maintenance command.
+    struct AdminContext {
+        let auth: AuthService
+        let store: Store
+
+        init(_ environment: EnvironmentOption) throws {
+            let (resolved, _) = try environment.load()
+            let config = JadeConfiguration(resolved)
+            do {
+                try DataDirectory.prepare(config.database.dataDirectory)
+                store = try Store.open(config.database, readerCount: 1)
+                try store.migrate()
+            } catch {
+                FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            var settings = AuthSettings(config)
+            settings.maxConcurrentHashes = 1
+            auth = AuthService(
+                pool: store.pool, settings: settings, epochs: LocalEpochs(), logger: Logger(label: "jadevectordb.admin")
+            )
+        }
+
+        /// Runs `body`, reporting API-style errors as one line with exit 1, then tells running
+        /// servers to drop their caches.
+        func perform(_ body: () throws -> Void) throws {
+            do {
+                try body()
+                try AdminBootstrap.bumpChangeCounter(store.pool)
+            } catch let error as AuthError {
+                FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// Reads a password from standard input (first line), or generates one.
+    static func readPassword(fromStandardInput: Bool) -> (String, generated: Bool) {
+        if fromStandardInput, let line = Swift.readLine(strippingNewline: true), !line.isEmpty { return (line, false) }
+        return (String(Tokens.generate(.session).dropFirst(4).prefix(24)), true)
+    }
+
+    struct CreateUser: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-user", abstract: "Create a user.")
+        @OptionGroup var environment: EnvironmentOption
+        @Option(help: "The username.") var username: String
+        @Option(help: "An email address.") var email: String?
+        @Option(name: .customLong("role"), help: "A role to assign (repeatable), e.g. admin, editor, viewer.")
+        var roles: [String] = []
+        @Flag(help: "Read the password from the first line of standard input (default: generate and print one).")
+        var passwordStdin = false
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            let (password, generated) = readPassword(fromStandardInput: passwordStdin)
+            try context.perform {
+                let user = try context.auth.createUser(
+                    username: username, password: password, email: email, roles: roles, actor: "cli", ip: nil)
+                print("created user \(user.username) (id \(user.id))" + (generated ? " with password \(password)" : ""))
+            }
+        }
+    }
+
+    struct ResetPassword: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-password", abstract: "Set a user's password and end their sessions.")
+        @OptionGroup var environment: EnvironmentOption
+        @Option(help: "The username.") var username: String
+        @Flag(help: "Read the new password from standard input (default: generate and print one).")
+        var passwordStdin = false
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            let (password, generated) = readPassword(fromStandardInput: passwordStdin)
+            try context.perform {
+                guard
+                    let user = try context.auth.listUsers().first(where: {
+                        $0.username.lowercased() == username.lowercased()
+                    })
+                else { throw AuthError.notFound("no user \(username)") }
+                let cli = Principal(userID: 0, username: "cli", credential: .session(id: 0), restriction: nil)
+                _ = try context.auth.updateUser(
+                    id: user.id, active: nil, email: .none, password: password, actor: cli, ip: nil)
+                print("password of \(user.username) reset" + (generated ? " to \(password)" : ""))
+            }
+        }
+    }
+
+    struct ListUsers: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list-users", abstract: "List users.")
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            for u in try context.auth.listUsers() {
+                let flags = [u.active ? "active" : "inactive", u.locked ? "locked" : nil, u.totpEnabled ? "2fa" : nil]
+                    .compactMap { $0 }.joined(separator: ",")
+                print("\(u.id)\t\(u.username)\t\(u.email ?? "-")\t\(flags)\troles=\(u.roles.joined(separator: ","))")
+            }
+        }
+    }
+
+    struct UnlockUser: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "unlock-user", abstract: "Clear a lockout.")
+        @OptionGroup var environment: EnvironmentOption
+        @Option(help: "The username.") var username: String
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            try context.perform {
+                try context.auth.unlockUser(username: username, actor: "cli", ip: nil)
+                print("unlocked \(username)")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import JadeAuth
+import NIOHTTP1
+
+/// An error answer of the API: status, snake_case code, human message, extra headers.
+public struct APIError: Error, Sendable {
+    public let status: HTTPResponseStatus
+    public let code: String
+    public let message: String
+    public var headers: [(String, String)] = []
+
+    public init(_ status: HTTPResponseStatus, _ code: String, _ message: String, headers: [(String, String)] = []) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public static func invalid(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
+    public static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
+
+    public var response: HTTPResponse { .error(status, code: code, message: message, headers: headers) }
+
+    /// The API answer for any error a handler may throw.
+    public static func from(_ error: Error) -> APIError? {
+        if let api = error as? APIError { return api }
+        guard let auth = error as? AuthError else { return nil }
+        switch auth {
+        case .unauthenticated:
+            return APIError(
+                .unauthorized, "unauthenticated", "Missing, invalid or expired credentials.",
+                headers: [("WWW-Authenticate", "Bearer")])
+        case .totpRequired:
+            return APIError(.unauthorized, "totp_required", "This account needs a two-factor code: send \"totp\".")
+        case .passwordExpired:
+            return APIError(
+                .forbidden, "password_expired", "The password has expired; change it with POST /v1/auth/password.")
+        case .twoFactorEnrollmentRequired:
+            return APIError(
+                .forbidden, "two_factor_enrollment_required",
+                "Administrators must enable two-factor authentication first (POST /v1/auth/2fa/enroll).")
+        case .forbidden(let m): return APIError(.forbidden, "forbidden", sentence(m))
+        case .notFound(let m): return APIError(.notFound, "not_found", sentence(m))
+        case .conflict(let m): return APIError(.conflict, "conflict", sentence(m))
+        case .invalid(let m): return APIError(.badRequest, "invalid_request", sentence(m))
+        case .weakPassword(let m): return APIError(.unprocessableEntity, "weak_password", sentence(m))
+        case .registrationDisabled: return APIError(.forbidden, "forbidden", "Registration is disabled on this server.")
+        case .internalFailure: return nil
+        }
+    }
+
+    static func sentence(_ text: String) -> String {
+        guard let first = text.first else { return text }
+        return first.uppercased() + text.dropFirst() + (text.hasSuffix(".") ? "" : ".")
+    }
+}

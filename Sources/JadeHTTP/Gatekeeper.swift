@@ -1,0 +1,106 @@
+import JadeAuth
+import NIOCore
+import NIOPosix
+
+/// Verifies the caller and the route's permission. Cache hits are decided on the event loop;
+/// misses go to the thread pool (SQLite) and come back as a future.
+public final class Gatekeeper: @unchecked Sendable {
+    public enum Decision {
+        case allowed(Principal)
+        case denied(HTTPResponse)
+        case pending(EventLoopFuture<Result<Principal, APIError>>)
+    }
+
+    public let auth: AuthService
+    let threadPool: NIOThreadPool
+
+    public init(auth: AuthService, threadPool: NIOThreadPool) {
+        self.auth = auth
+        self.threadPool = threadPool
+    }
+
+    public func admit(_ policy: AccessPolicy, _ request: RequestContext) -> Decision {
+        let credential: PresentedCredential
+        do {
+            guard
+                let presented = try PresentedCredential.parse(
+                    authorization: request.head.headers.first(name: "authorization"),
+                    apiKeyHeader: request.head.headers.first(name: "x-api-key"))
+            else { return .denied(APIError.from(AuthError.unauthenticated)!.response) }
+            credential = presented
+        } catch {
+            return .denied(APIError.from(error)!.response)
+        }
+        if let principal = auth.cachedPrincipal(for: credential) {
+            switch check(policy, principal, request, cachedOnly: true) {
+            case .success(true): return .allowed(principal)
+            case .success(false): break  // decision not cached: ask the database
+            case .failure(let error): return .denied(error.response)
+            }
+        }
+        let auth = self.auth
+        let ip = request.remoteAddress
+        return .pending(
+            threadPool.runIfActive(eventLoop: request.eventLoop) { () -> Result<Principal, APIError> in
+                do {
+                    let principal = try auth.authenticate(credential, ip: ip)
+                    switch self.check(policy, principal, request, cachedOnly: false) {
+                    case .success: return .success(principal)
+                    case .failure(let error): return .failure(error)
+                    }
+                } catch {
+                    return .failure(
+                        APIError.from(error)
+                            ?? APIError(.internalServerError, "internal_error", "Authentication failed."))
+                }
+            })
+    }
+
+    /// `.success(true)`: allowed; `.success(false)` (cache-only mode): unknown yet;
+    /// `.failure`: denied.
+    private func check(_ policy: AccessPolicy, _ principal: Principal, _ request: RequestContext, cachedOnly: Bool)
+        -> Result<Bool, APIError>
+    {
+        var required: (Permission, String?)?
+        switch policy {
+        case .open:
+            return .success(true)
+        case .authenticated(let allowing):
+            if let restriction = principal.restriction, !allowing.contains(restriction) {
+                return .failure(restricted(restriction))
+            }
+            return .success(true)
+        case .global(let permission):
+            required = (permission, nil)
+        case .database(let permission, let parameter):
+            required = (permission, request.parameters[parameter] ?? "")
+        }
+        if let restriction = principal.restriction { return .failure(restricted(restriction)) }
+        guard let (permission, database) = required else { return .success(true) }
+        let granted: Bool
+        if let cached = auth.cachedDecision(principal, permission, database: database) {
+            granted = cached
+        } else if cachedOnly {
+            return .success(false)
+        } else {
+            do {
+                granted = try auth.authorize(principal, permission, database: database)
+            } catch {
+                return .failure(
+                    APIError(
+                        .serviceUnavailable, "unavailable", "The permission check failed; retry.",
+                        headers: [("Retry-After", "1")]))
+            }
+        }
+        if granted { return .success(true) }
+        let what = database.map { "\(permission.rawValue) on database \($0)" } ?? permission.rawValue
+        return .failure(APIError(.forbidden, "forbidden", "This needs the \(what) permission."))
+    }
+
+    private func restricted(_ restriction: Principal.Restriction) -> APIError {
+        switch restriction {
+        case .passwordExpired: return APIError.from(AuthError.passwordExpired)!
+        case .twoFactorEnrollment: return APIError.from(AuthError.twoFactorEnrollmentRequired)!
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import JadeAuth
+
+/// JSON shapes of the authentication API.
+enum AuthJSON {
+    static func time(_ t: TimeInterval) -> JSON {
+        .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t)))
+    }
+
+    static func user(_ u: AuthService.User) -> JSON {
+        .object([
+            "id": .int(Int(u.id)), "username": .string(u.username), "email": u.email.map(JSON.string) ?? .null,
+            "active": .bool(u.active), "created_at": time(u.createdAt), "totp_enabled": .bool(u.totpEnabled),
+            "locked": .bool(u.locked), "roles": .array(u.roles.map(JSON.string)),
+            "groups": .array(u.groups.map(JSON.string)),
+        ])
+    }
+
+    static func apiKey(_ k: AuthService.APIKey) -> JSON {
+        .object([
+            "id": .int(Int(k.id)), "name": .string(k.name), "prefix": .string(k.prefix),
+            "permissions": k.permissions.map { .array($0.map { .string($0.rawValue) }) } ?? .null,
+            "created_at": time(k.createdAt), "expires_at": k.expiresAt.map(time) ?? .null,
+            "revoked": .bool(k.revoked), "last_used_at": k.lastUsedAt.map(time) ?? .null,
+        ])
+    }
+
+    static func role(_ r: AuthService.Role) -> JSON {
+        .object([
+            "name": .string(r.name), "builtin": .bool(r.builtIn), "description": .string(r.description),
+            "permissions": .array(
+                r.permissions.map { p in
+                    p.database.map { .string("\(p.permission.rawValue)@\($0)") } ?? .string(p.permission.rawValue)
+                }),
+        ])
+    }
+
+    static func any(_ value: Any) -> JSON {
+        switch value {
+        case let s as String: return .string(s)
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .int(i)
+        case let i as Int64: return .int(Int(i))
+        case let d as Double: return .double(d)
+        case let a as [Any]: return .array(a.map(any))
+        case let o as [String: Any]: return .object(o.mapValues(any))
+        default: return .null
+        }
+    }
+}
+
+extension Permission {
+    /// Parses a permission name from a request, or throws a 400 naming it.
+    static func parse(_ name: String) throws -> Permission {
+        guard let p = Permission(rawValue: name) else {
+            throw APIError.invalid(
+                "Unknown permission \"\(name)\"; known: \(Permission.allCases.map(\.rawValue).joined(separator: ", "))."
+            )
+        }
+        return p
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import JadeAuth
+
+/// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
+/// two-factor authentication, API keys.
+public struct AuthRoutes {
+    let auth: AuthService
+
+    public init(auth: AuthService) { self.auth = auth }
+
+    public func register(on router: Router) {
+        let any: AccessPolicy = .authenticated(allowing: [.passwordExpired, .twoFactorEnrollment])
+        router.add(.POST, "/v1/auth/register") { r in r.blocking { try register(r) } }
+        router.add(.POST, "/v1/auth/login") { r in r.blocking { try login(r) } }
+        router.add(.POST, "/v1/auth/logout", any) { r in
+            r.blocking {
+                try auth.logout(r.principal!, ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+        router.add(.GET, "/v1/auth/me", any) { r in r.blocking { try me(r) } }
+        router.add(.POST, "/v1/auth/password", .authenticated(allowing: [.passwordExpired])) { r in
+            r.blocking {
+                let body = try JSONBody(r)
+                try body.allowOnly(["current_password", "new_password"])
+                try auth.changePassword(
+                    r.principal!, current: body.requiredString("current_password", maxBytes: 4096),
+                    new: body.requiredString("new_password", maxBytes: 4096), ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+        router.add(.POST, "/v1/auth/password-reset/request") { r in
+            r.blocking {
+                let body = try JSONBody(r)
+                try body.allowOnly(["username", "email"])
+                let username = try body.string("username", maxBytes: 256)
+                let email = try body.string("email", maxBytes: 256)
+                guard (username == nil) != (email == nil) else {
+                    throw APIError.invalid("Send exactly one of \"username\" or \"email\".")
+                }
+                try auth.requestPasswordReset(username: username, email: email, ip: r.remoteAddress)
+                return .json(
+                    .object([
+                        "status": .string("accepted"),
+                        "message": .string("If the account exists, a reset token has been sent."),
+                    ]), status: .accepted)
+            }
+        }
+        router.add(.POST, "/v1/auth/password-reset/confirm") { r in
+            r.blocking {
+                let body = try JSONBody(r)
+                try body.allowOnly(["token", "new_password"])
+                try auth.confirmPasswordReset(
+                    token: body.requiredString("token", maxBytes: 256),
+                    newPassword: body.requiredString("new_password", maxBytes: 4096), ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+        let enrolment: AccessPolicy = .authenticated(allowing: [.twoFactorEnrollment])
+        router.add(.POST, "/v1/auth/2fa/enroll", enrolment) { r in
+            r.blocking {
+                let uri = try auth.enrollTOTP(r.principal!, ip: r.remoteAddress)
+                return .json(.object(["otpauth_uri": .string(uri)]), status: .created)
+            }
+        }
+        router.add(.POST, "/v1/auth/2fa/verify", enrolment) { r in
+            r.blocking {
+                let body = try JSONBody(r)
+                try body.allowOnly(["code"])
+                try auth.verifyTOTP(r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+        router.add(.DELETE, "/v1/auth/2fa", .authenticated()) { r in
+            r.blocking {
+                let body = try JSONBody(r)
+                try body.allowOnly(["code"])
+                try auth.disableTOTP(r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+        router.add(.POST, "/v1/api-keys", .authenticated()) { r in r.blocking { try createKey(r) } }
+        router.add(.GET, "/v1/api-keys", .authenticated()) { r in
+            r.blocking {
+                .json(
+                    .object(["api_keys": .array(try auth.listAPIKeys(userID: r.principal!.userID).map(AuthJSON.apiKey))]
+                    ))
+            }
+        }
+        router.add(.DELETE, "/v1/api-keys/{id}", .authenticated()) { r in
+            r.blocking {
+                guard let id = Int64(r.parameter("id")) else { throw APIError.notFound("No such API key.") }
+                let manager = try auth.authorize(r.principal!, .usersManage, database: nil)
+                try auth.revokeAPIKey(r.principal!, id: id, mayManageUsers: manager, ip: r.remoteAddress)
+                return .noContent
+            }
+        }
+    }
+
+    func register(_ r: RequestContext) throws -> HTTPResponse {
+        let body = try JSONBody(r)
+        try body.allowOnly(["username", "password", "email"])
+        let user = try auth.register(
+            username: body.requiredString("username", maxBytes: 64),
+            password: body.requiredString("password", maxBytes: 4096),
+            email: body.string("email", maxBytes: 254), ip: r.remoteAddress)
+        return .json(.object(["user": AuthJSON.user(user)]), status: .created)
+    }
+
+    func login(_ r: RequestContext) throws -> HTTPResponse {
+        let body = try JSONBody(r)
+        try body.allowOnly(["username", "password", "totp"])
+        let result = try auth.login(
+            username: body.requiredString("username", maxBytes: 256),
+            password: body.requiredString("password", maxBytes: 4096),
+            totp: body.string("totp", maxBytes: 16), ip: r.remoteAddress)
+        var fields: [String: JSON] = [
+            "token": .string(result.token), "expires_at": AuthJSON.time(result.expiresAt),
+            "user": AuthJSON.user(result.user),
+        ]
+        if let restriction = result.restriction { fields["restriction"] = .string(restriction.rawValue) }
+        return .json(.object(fields), headers: [("Cache-Control", "no-store")])
+    }
+
+    func me(_ r: RequestContext) throws -> HTTPResponse {
+        let principal = r.principal!
+        guard let user = try auth.user(id: principal.userID) else { throw AuthError.unauthenticated }
+        var fields: [String: JSON] = [
+            "user": AuthJSON.user(user),
+            "roles": .array(user.roles.map(JSON.string)),
+            "groups": .array(user.groups.map(JSON.string)),
+            "permissions": .array(try auth.globalPermissions(userID: principal.userID).map { .string($0.rawValue) }),
+        ]
+        switch principal.credential {
+        case .session: fields["credential"] = .string("session")
+        case .apiKey(let id, _): fields["credential"] = .string("api_key:\(id)")
+        }
+        if let restriction = principal.restriction { fields["restriction"] = .string(restriction.rawValue) }
+        return .json(.object(fields))
+    }
+
+    func createKey(_ r: RequestContext) throws -> HTTPResponse {
+        let body = try JSONBody(r)
+        try body.allowOnly(["name", "expires_in_days", "permissions"])
+        let permissions = try body.strings("permissions")?.map(Permission.parse)
+        let (key, info) = try auth.createAPIKey(
+            r.principal!, name: body.requiredString("name", maxBytes: 64), expiresInDays: body.int("expires_in_days"),
+            permissions: permissions, ip: r.remoteAddress)
+        guard case .object(var fields) = AuthJSON.apiKey(info) else { return .json(.null) }
+        fields["key"] = .string(key)
+        return .json(.object(fields), status: .created, headers: [("Cache-Control", "no-store")])
+    }
+}

@@ -81,7 +81,7 @@ let package = Package(
             name: "JadeHTTPTests",
             dependencies: ["JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
-        .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport", "JadeAuth"]),
     ]
 )
 

@@ -8,20 +8,20 @@ import Testing
     func makeRouter() -> Router {
         let router = Router()
         let ok: RouteHandler = { _ in .now(.noContent) }
-        router.add(.GET, "/health", ok)
-        router.add(.GET, "/v1/databases/{name}", ok)
-        router.add(.DELETE, "/v1/databases/{name}", ok)
-        router.add(.GET, "/v1/databases/{name}/vectors/{id}", ok)
+        router.add(.GET, "/health", .open, ok)
+        router.add(.GET, "/v1/databases/{name}", .open, ok)
+        router.add(.DELETE, "/v1/databases/{name}", .open, ok)
+        router.add(.GET, "/v1/databases/{name}/vectors/{id}", .open, ok)
         return router
     }
 
     @Test func matchesTemplatesAndDecodesParameters() {
-        guard case .found(let template, _, let params) = makeRouter().match(.GET, "/v1/databases/docs/vectors/a%20b")
+        guard case .found(let route, let params) = makeRouter().match(.GET, "/v1/databases/docs/vectors/a%20b")
         else {
             Issue.record("no match")
             return
         }
-        #expect(template == "/v1/databases/{name}/vectors/{id}")
+        #expect(route.template == "/v1/databases/{name}/vectors/{id}")
         #expect(params == ["name": "docs", "id": "a b"])
     }
 

@@ -54,6 +54,12 @@ enum ConfigValidator {
                 "authentication.password_reset_delivery",
                 "must be spool in production (log would write reset tokens into the logs)")
         }
+        if c.bool("authentication.enable_two_factor") && c.string("secrets.totp_encryption_key").utf8.count < 16 {
+            issue(
+                "secrets.totp_encryption_key",
+                "must be set (at least 16 characters, through JADEVECTORDB_TOTP_ENCRYPTION_KEY or its _FILE form) in production: it encrypts stored TOTP seeds",
+                secret: true)
+        }
         if c.string("database.synchronous") != "full" {
             issue("database.synchronous", "must be full in production (a lost commit could undo a revocation)")
         }

@@ -12,8 +12,13 @@ extension Integration {
         @Test func checkConfigAcceptsTheShippedConfigs() throws {
             let dev = try runCommand(["check-config"])
             #expect(dev.status == 0, "\(dev.output)")
-            let prod = try runCommand(["check-config", "--env", "production"])
+            let prod = try runCommand(
+                ["check-config", "--env", "production"],
+                environment: ["JADEVECTORDB_TOTP_ENCRYPTION_KEY": "0123456789abcdef0123456789abcdef"])
             #expect(prod.status == 0, "\(prod.output)")
+            let noKey = try runCommand(["check-config", "--env", "production"])
+            #expect(noKey.status == 2)
+            #expect(noKey.output.contains("secrets.totp_encryption_key"))
         }
 
         @Test(arguments: [

@@ -41,6 +41,7 @@ extension Integration {
                 environment: [
                     "JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING": "false",
                     "JADEVECTORDB_AUTHENTICATION_MIN_PASSWORD_LENGTH": "6",
+                    "JADEVECTORDB_TOTP_ENCRYPTION_KEY": "0123456789abcdef0123",
                 ])
             #expect(result.status == 2)
             #expect(result.output.contains("security.enable_rate_limiting"))
@@ -140,7 +141,7 @@ extension Integration {
             let dir = TemporaryDirectory()
             let migrate = try runCommand(["migrate"], environment: ["JADEVECTORDB_DATA_DIR": dir.path + "/data"])
             #expect(migrate.status == 0, "\(migrate.output)")
-            #expect(migrate.output.contains("v1_foundation"))
+            #expect(migrate.output.contains("migrations"))
             let version = try runCommand(["version"])
             #expect(version.status == 0)
             #expect(version.output.hasPrefix("jadevectordb "))

@@ -76,8 +76,10 @@ final class ConfigFixture {
         let fixture = try ConfigFixture(files: [
             "production.json": #"{"secrets": {"admin_password": "in-a-file"}, "logging": {"log_sql_queries": true}}"#
         ])
+        var env = fixture.environment
+        env["JADEVECTORDB_TOTP_ENCRYPTION_KEY"] = "0123456789abcdef0123"
         #expect {
-            try ConfigLoader.load(environment: fixture.environment, environmentOverride: .production)
+            try ConfigLoader.load(environment: env, environmentOverride: .production)
         } throws: { error in
             let config = error as! ConfigError
             let text = "\(config)"

@@ -3,10 +3,18 @@
 # docs/openapi.yaml as the contract and every check enabled.
 #
 # Usage: scripts/schemathesis.sh http://127.0.0.1:18080
+#        ST_AUTH_TOKEN=jvs_... scripts/schemathesis.sh http://127.0.0.1:18080
 #
 # The server must already run (for example `JADEVECTORDB_PORT=18080 jadevectordb serve`); the
 # script only ever talks to 127.0.0.1. Exit status: 0 when every check passes, non-zero on any
 # failure or error (Schemathesis's own status), 2 on bad usage.
+#
+# Without ST_AUTH_TOKEN every protected route is exercised unauthenticated (it must answer 401
+# to everything). With ST_AUTH_TOKEN (a session token of an administrator, from
+# `POST /v1/auth/login`), every request carries `Authorization: Bearer $ST_AUTH_TOKEN`, so the
+# protected routes run their real handlers. Operations that can take that very token or its
+# administrator rights away are then left out, since they would turn the rest of the run into
+# 401/403 noise (see AUTH_EXCLUDED below); the unauthenticated run still covers them.
 #
 # Schemathesis comes from, in order: .venv-tools/ in the repository (created on first use with
 # the pinned version below), or a `schemathesis` 4.x already on PATH. Override the pin with
@@ -15,6 +23,18 @@ set -euo pipefail
 
 readonly SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 readonly MAX_EXAMPLES="${ST_MAX_EXAMPLES:-50}"
+readonly AUTH_TOKEN="${ST_AUTH_TOKEN:-}"
+
+# Left out of authenticated runs (operation ids of docs/openapi.yaml), each because it can end
+# the run's own credential or rights:
+# - logout: ends the session behind ST_AUTH_TOKEN.
+# - updateUser: a new `password` for the caller's own id ends all of the caller's sessions.
+# - removeUserRole: `DELETE /v1/admin/users/{own id}/roles/admin` takes the caller's rights.
+# - revokeRolePermission: `DELETE /v1/admin/roles/admin/permissions/admin` takes every
+#   administrator's rights.
+# deleteUser stays in: the server refuses to delete the caller (409), and deleting other users
+# (created by the run itself) is harmless.
+readonly AUTH_EXCLUDED=(logout updateUser removeUserRole revokeRolePermission)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo/.venv-tools"
@@ -27,6 +47,10 @@ base="${1%/}"
 # Loopback only, plain HTTP, an explicit port: never aim generated traffic anywhere else.
 [[ "$base" =~ ^http://127\.0\.0\.1:([0-9]{1,5})$ ]] || die "the base URL must be http://127.0.0.1:PORT (got '$1')"
 [[ -f "$spec" ]] || die "missing $spec"
+if [[ -n "$AUTH_TOKEN" ]]; then
+    # A session token (jvs_) or an API key (jvk_): 4 + 43 base64url characters.
+    [[ "$AUTH_TOKEN" =~ ^jv[sk]_[A-Za-z0-9_-]{43}$ ]] || die "ST_AUTH_TOKEN is not a jvs_/jvk_ token"
+fi
 
 # --- find or install schemathesis (idempotent, quiet when already there) ---------------------
 st=""
@@ -49,11 +73,25 @@ if ! curl --silent --fail --max-time 5 --noproxy '*' -o /dev/null "$base/health"
     exit 1
 fi
 
-# A private, empty config file so that a stray schemathesis.toml in a parent directory cannot
+# A private config file so that a stray schemathesis.toml in a parent directory cannot
 # change the run; the hypothesis example database is off so nothing is written to the repo.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-: >"$work/schemathesis.toml"
+cat >"$work/schemathesis.toml" <<'TOML'
+# The run authenticates only as the caller says (ST_AUTH_TOKEN): Schemathesis must not sign up
+# an account of its own through /v1/auth/register and /v1/auth/login.
+[auth]
+auto-signup = false
+
+# Schema-valid requests that the server rightly answers 400, so 400 is accepted for valid-looking
+# data on these operations only:
+# - a well-formed but wrong one-time secret (reset token, TOTP code), and a generated one is
+#   always wrong;
+# - a global permission scoped to a database (path and query together; the schema cannot say).
+[[operations]]
+include-operation-id = ["confirmPasswordReset", "verifyTotp", "disableTotp", "grantRolePermission", "revokeRolePermission"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+TOML
 
 args=(
     --config-file "$work/schemathesis.toml"
@@ -68,9 +106,16 @@ args=(
     --max-response-time 5
     --workers 1
     --generation-database none
+    # The server limits strings in UTF-8 bytes, JSON Schema's maxLength counts characters; with
+    # ASCII strings the two agree, so the limits in docs/openapi.yaml are judged exactly.
+    --generation-codec ascii
     --no-color
 )
 if [[ -n "${ST_SEED:-}" ]]; then args+=(--seed "$ST_SEED"); fi
+if [[ -n "$AUTH_TOKEN" ]]; then
+    args+=(--header "Authorization: Bearer $AUTH_TOKEN")
+    for id in "${AUTH_EXCLUDED[@]}"; do args+=(--exclude-operation-id "$id"); done
+fi
 
 # Hypothesis deadlines: Schemathesis 4 runs every test with deadline=None (there is no flag any
 # more); slow responses are judged by --max-response-time instead.

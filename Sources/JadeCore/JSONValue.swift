@@ -40,8 +40,8 @@ public enum JSONValue: Decodable, Sendable, Equatable {
 }
 
 extension JSONValue {
-    /// Parses a JSON document.
+    /// Parses a JSON document (strict; see `JSONParser`).
     public static func parse(_ data: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(data))
+        try JSONParser.parse(data)
     }
 }

@@ -127,11 +127,13 @@ public struct AdminRoutes {
                     }
                     limit = l
                 }
-                let since = q["since"].flatMap { $0.isEmpty ? nil : $0 }
-                if let since, ISO8601DateFormatter().date(from: since) == nil,
-                    ISO8601DateFormatter.withFractions.date(from: since) == nil
-                {
-                    throw APIError.invalid("since must be an ISO 8601 time such as 2026-01-31T12:00:00Z.")
+                var since: String?
+                if let text = q["since"], !text.isEmpty {
+                    guard let date = ISO8601DateFormatter().date(from: text)
+                        ?? ISO8601DateFormatter.withFractions.date(from: text)
+                    else { throw APIError.invalid("since must be an ISO 8601 time such as 2026-01-31T12:00:00Z.") }
+                    // The log stores UTC times with milliseconds; compare in that exact form.
+                    since = ISO8601DateFormatter.withFractions.string(from: date)
                 }
                 let events = try auth.auditLog(
                     since: since, limit: limit, type: q["type"].flatMap { $0.isEmpty ? nil : $0 })

@@ -47,7 +47,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var body: ByteBuffer?
     private var requestsServed = 0
     private var draining: DrainMode?
+    /// When the current phase (request, keep-alive idle, linger) times out; nil: no limit.
+    private var deadline: NIODeadline?
+    /// The one scheduled wake-up, and when it fires. Re-arming to a later deadline does not
+    /// reschedule: the wake-up finds the deadline moved and sleeps again, so a request costs a
+    /// store, not a timer-heap insertion and cancellation.
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
     private var remoteAddress: String?
     private var requestStart: NIODeadline = .now()
     private var queuedParts: [HTTPServerRequestPart] = []
@@ -78,6 +84,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        disarm()
         timer?.cancel()
         timer = nil
         server.unregister(self)
@@ -118,14 +125,35 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     // MARK: timers
 
     private func arm(_ amount: TimeAmount) {
-        timer?.cancel()
+        let due = NIODeadline.now() + amount
+        deadline = due
+        if let firesAt = timerFiresAt, firesAt <= due { return }
+        schedule(at: due)
+    }
+
+    private func disarm() { deadline = nil }
+
+    private func schedule(at due: NIODeadline) {
         guard let context else { return }
+        timer?.cancel()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: amount) { loopBound.value.timerFired() }
+        timerFiresAt = due
+        timer = context.eventLoop.scheduleTask(deadline: due) { loopBound.value.wake() }
+    }
+
+    private func wake() {
+        timer = nil
+        timerFiresAt = nil
+        guard let due = deadline else { return }
+        if NIODeadline.now() < due {
+            schedule(at: due)
+            return
+        }
+        deadline = nil
+        timerFired()
     }
 
     private func timerFired() {
-        timer = nil
         guard let context else { return }
         switch state {
         case .idle where requestsServed > 0 || head == nil && !sawBytes:
@@ -229,8 +257,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         case .end:
             guard state == .receiving, let head else { return }
-            timer?.cancel()
-            timer = nil
+            disarm()
             state = .processing
             server.requestStarted()
             dispatch(context: context, head: head)

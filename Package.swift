@@ -61,7 +61,8 @@ let package = Package(
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
-        .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm"]),
+        .target(name: "CJadeShmTestSupport", dependencies: ["CJadeShm"], path: "Tests/CJadeShmTestSupport"),
+        .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm", "CJadeShmTestSupport"]),
         .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
@@ -69,6 +70,7 @@ let package = Package(
             dependencies: ["JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport"]),
+
     ]
 )
 

@@ -160,9 +160,18 @@ jade_rl_key_t jade_rl_hash(const jade_rl_table_t *t, const void *kind, size_t ki
     jade_sip_t s;
     jade_sip_init(&s, t->seed[0], t->seed[1]);
     uint64_t prefix = (uint64_t)kind_len;
-    jade_sip_update(&s, &prefix, sizeof prefix);
-    jade_sip_update(&s, kind, kind_len);
-    jade_sip_update(&s, key, key_len);
+    uint8_t buf[256];
+    if (kind_len + key_len <= sizeof buf - sizeof prefix) {
+        /* Usual case: one pass over whole words is faster than absorbing three pieces. */
+        memcpy(buf, &prefix, sizeof prefix);
+        if (kind_len) memcpy(buf + sizeof prefix, kind, kind_len);
+        if (key_len) memcpy(buf + sizeof prefix + kind_len, key, key_len);
+        jade_sip_update(&s, buf, sizeof prefix + kind_len + key_len);
+    } else {
+        jade_sip_update(&s, &prefix, sizeof prefix);
+        jade_sip_update(&s, kind, kind_len);
+        jade_sip_update(&s, key, key_len);
+    }
     uint64_t out[2];
     jade_sip_final(&s, out);
     jade_rl_key_t k = {out[0], out[1]};

@@ -71,6 +71,11 @@ let package = Package(
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport"]),
 
+        // Benchmarks: separate executables, never linked into jadevectordb. Run them through their
+        // scripts (scripts/bench-*.sh), which build them in release.
+        .executableTarget(
+            name: "jade-bench-ratelimit", dependencies: ["JadeShared", "CJadeShm"],
+            path: "Benchmarks/jade-bench-ratelimit"),
     ]
 )
 

@@ -10,7 +10,7 @@
 //
 // Sizing: an entry is 64 bytes and each 64 entries add a 128-byte stripe header, so the table
 // holds about 15,900 keys per MiB (JADE_RL_KEYS_PER_MIB); the default 65536 entries take
-// 4.13 MiB. Keys spread over stripes at random: the first stripe fills up at about 60% of
+// 4.13 MiB. Keys spread over stripes at random: the first stripe fills up at 60-70% of
 // capacity, and at 80% about 0.2% of new keys find no room, so size the table to about 1.5 x the
 // keys that are live at once (a key is live until its bucket has refilled: burst / rate).
 #ifndef CJADERATELIMIT_H

@@ -3,6 +3,10 @@ import Testing
 
 @testable import JadeShared
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A fixed point on the injected clock, and one second.
 let t0: UInt64 = 1_000_000_000_000
 let second: UInt64 = 1_000_000_000
@@ -125,6 +129,19 @@ func makeTable(capacity: Int = 1024, policy: RateLimitFullTablePolicy = .failOpe
         #expect(table.take(kind: "k", key: "a", rule: rule, now: t0 + 12 * second).remaining == 2)
         let d = table.take(kind: "k", key: "a", rule: rule, now: t0 + 24 * second)
         #expect(d.remaining == 2)  // one token refilled in the 12 s after t0 + 12 s
+    }
+
+    @Test func invalidArgumentsAreRefused() throws {
+        let table = try makeTable()
+        let key = table.key(kind: "k", key: "a").raw
+        var r = jade_rl_result_t()
+        let einval = -EINVAL
+        #expect(jade_rl_take(table.cTable, key, t0, 0, 5, 1, 0, &r) == einval)  // rate 0
+        #expect(jade_rl_take(table.cTable, key, t0, 1, .nan, 1, 0, &r) == einval)
+        #expect(jade_rl_take(table.cTable, key, t0, 1, 5, 6, 0, &r) == einval)  // cost above burst
+        #expect(jade_rl_take(table.cTable, key, t0, 1, 5, -1, 0, &r) == einval)
+        #expect(jade_rl_peek(table.cTable, key, t0, .infinity, 5, 1, &r) == einval)
+        #expect(table.statistics.inUse == 0)
     }
 
     @Test func segmentsHaveTheirOwnSeed() throws {

@@ -74,7 +74,8 @@ let package = Package(
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
         .testTarget(name: "JadeAuthTests", dependencies: ["JadeAuth", "JadeStore", "JadeConfig", "JadeShared"]),
-        .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm"]),
+        .target(name: "CJadeShmTestSupport", dependencies: ["CJadeShm"], path: "Tests/CJadeShmTestSupport"),
+        .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm", "CJadeShmTestSupport"]),
         .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
@@ -82,6 +83,12 @@ let package = Package(
             dependencies: ["JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport", "JadeAuth"]),
+
+        // Benchmarks: separate executables, never linked into jadevectordb. Run them through their
+        // scripts (scripts/bench-*.sh), which build them in release.
+        .executableTarget(
+            name: "jade-bench-ratelimit", dependencies: ["JadeShared", "CJadeShm"],
+            path: "Benchmarks/jade-bench-ratelimit"),
     ]
 )
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
@@ -29,38 +31,91 @@ uint64_t jade_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int jade_shm_create(jade_shm_segment_t **out) {
+size_t jade_shm_total_size(uint64_t ratelimit_capacity) {
     size_t size = jade_shm_segment_size();
-    int fd = memfd_create("jadevectordb-shm", MFD_CLOEXEC);
+    if (ratelimit_capacity > 0) size += jade_rl_region_size(ratelimit_capacity);
+    return size;
+}
+
+static int random_seed(uint64_t seed[2]) {
+    size_t off = 0;
+    while (off < 16) {
+        ssize_t n = getrandom((char *)seed + off, 16 - off, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+int jade_shm_create_with_ratelimit(uint64_t ratelimit_capacity, uint32_t policy, jade_shm_segment_t **out) {
+    size_t base = jade_shm_segment_size();
+    size_t size = jade_shm_total_size(ratelimit_capacity);
+    uint64_t seed[2];
+    if (ratelimit_capacity > 0 && random_seed(seed) != 0) return -1;
+    int fd = memfd_create("jadevectordb-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -1;
-    if (ftruncate(fd, (off_t)size) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) { int e = errno; close(fd); errno = e; return -1; }
-    memset(p, 0, size);
+    /* A fresh memfd reads as zeros: only the header is written, so the pages of an unused
+       rate-limit table are never allocated. */
     jade_shm_segment_t *s = (jade_shm_segment_t *)p;
     s->header.version = JADE_SHM_VERSION;
     s->header.record_count = JADE_MAX_RECORDS;
     s->header.segment_size = size;
     s->header.master_pid = getpid();
     s->header.master_started_ns = jade_monotonic_ns();
+    if (ratelimit_capacity > 0) {
+        int rc = jade_rl_init((char *)p + base, size - base, ratelimit_capacity, policy, seed);
+        if (rc != 0) { munmap(p, size); close(fd); errno = rc; return -1; }
+        s->header.ratelimit_offset = base;
+        s->header.ratelimit_size = size - base;
+    }
     __atomic_store_n(&s->header.magic, JADE_SHM_MAGIC, __ATOMIC_RELEASE);
     *out = s;
     return fd;
 }
 
+int jade_shm_create(jade_shm_segment_t **out) {
+    return jade_shm_create_with_ratelimit(JADE_RL_DEFAULT_CAPACITY, JADE_RL_FAIL_OPEN, out);
+}
+
 int jade_shm_attach(int fd, jade_shm_segment_t **out) {
-    size_t size = jade_shm_segment_size();
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    size_t base = jade_shm_segment_size();
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    if (st.st_size < (off_t)base) { errno = EPROTO; return -1; }
+    /* Map the fixed part, validate the header, then map the whole segment it describes. */
+    void *p = mmap(NULL, base, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return -1;
+    const jade_shm_header_t *h = (const jade_shm_header_t *)p;
+    uint64_t size = h->segment_size;
+    uint64_t rl_off = h->ratelimit_offset, rl_size = h->ratelimit_size;
+    int ok = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == JADE_SHM_MAGIC && h->version == JADE_SHM_VERSION &&
+             size >= base && size <= (uint64_t)st.st_size &&
+             (rl_off == 0 ? rl_size == 0 : rl_off >= base && rl_size <= size - rl_off);
+    munmap(p, base);
+    if (!ok) { errno = EPROTO; return -1; }
+    p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return -1;
     jade_shm_segment_t *s = (jade_shm_segment_t *)p;
-    if (__atomic_load_n(&s->header.magic, __ATOMIC_ACQUIRE) != JADE_SHM_MAGIC ||
-        s->header.version != JADE_SHM_VERSION || s->header.segment_size != size) {
-        munmap(p, size);
+    if (rl_off != 0 && jade_rl_open((char *)p + rl_off, (size_t)rl_size) == NULL) {
+        munmap(p, (size_t)size);
         errno = EPROTO;
         return -1;
     }
     *out = s;
     return 0;
+}
+
+jade_rl_table_t *jade_shm_ratelimit(jade_shm_segment_t *s) {
+    uint64_t off = s->header.ratelimit_offset;
+    return off ? (jade_rl_table_t *)((char *)s + off) : NULL;
 }
 
 int jade_spawn(const char *path, char *const argv[], char *const envp[], const int *src_fds,

@@ -224,7 +224,7 @@ public enum ConfigSchema {
         ConfigKey("security.ip_allowlist", .strings, dev: .strings([]), "CIDRs that are never blocked."),
         ConfigKey(
             "security.rate_limit_table_capacity", .int(1024...16_777_216), dev: .int(65_536),
-            "Token buckets held in shared memory."),
+            "Token buckets held in shared memory (rounded up to a power of two; about 15,900 per MiB; read at start)."),
     ]
 
     static let rateLimits: [ConfigKey] = {

@@ -30,10 +30,17 @@ public final class SharedSegment: @unchecked Sendable {
         self.base = base
     }
 
-    /// Creates a fresh, zeroed segment (master only).
-    public static func create() throws -> SharedSegment {
+    /// Creates a fresh, zeroed segment (master only) with a rate-limit table of
+    /// `rateLimitCapacity` entries (`security.rate_limit_table_capacity`; rounded up to a power of
+    /// two, 0 for none). The table takes about 15,900 entries per MiB
+    /// (``RateLimitTable/keysPerMiB``).
+    public static func create(
+        rateLimitCapacity: Int = RateLimitTable.defaultCapacity,
+        fullTablePolicy: RateLimitFullTablePolicy = .failOpen
+    ) throws -> SharedSegment {
+        precondition(rateLimitCapacity >= 0)
         var p: UnsafeMutablePointer<jade_shm_segment_t>?
-        let fd = jade_shm_create(&p)
+        let fd = jade_shm_create_with_ratelimit(UInt64(rateLimitCapacity), fullTablePolicy.rawValue, &p)
         guard fd >= 0, let p else {
             throw SharedSegmentError(description: "cannot create shared memory: \(String(cString: strerror(errno)))")
         }
@@ -49,6 +56,9 @@ public final class SharedSegment: @unchecked Sendable {
         }
         return SharedSegment(fd: fd, base: p)
     }
+
+    /// Size in bytes of the whole segment (fixed part and rate-limit table).
+    public var size: Int { Int(base.pointee.header.segment_size) }
 
     /// Number of worker records.
     public var recordCount: Int { Int(JADE_MAX_RECORDS) }

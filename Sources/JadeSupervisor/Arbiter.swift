@@ -90,7 +90,9 @@ public final class Arbiter {
                 host: config.server.host, port: config.server.port, count: config.server.effectiveWorkers,
                 backlog: config.server.backlog)
         }
-        segment = try SharedSegment.create()
+        // Sized once: a reload cannot resize the segment (workers map it), so a new capacity needs a restart.
+        segment = try SharedSegment.create(
+            rateLimitCapacity: config.resolved.int("security.rate_limit_table_capacity"))
         segment.header.configuredWorkers = UInt32(config.server.effectiveWorkers)
         segment.header.currentGeneration = generation
         configFDs[generation] = try Self.configMemfd(config.resolved)

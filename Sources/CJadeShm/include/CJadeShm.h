@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "CJadeRateLimit.h"
+
 #define JADE_SHM_MAGIC 0x3130534544414A00ULL /* "\0JADES01" */
-#define JADE_SHM_VERSION 1u
+#define JADE_SHM_VERSION 2u
 /// Worker records: every live worker (of any generation) owns one record.
 #define JADE_MAX_RECORDS 256
 /// Socket slots: the configured number of workers cannot exceed this.
@@ -46,7 +48,7 @@ typedef struct {
     uint64_t magic;
     uint32_t version;
     uint32_t record_count;
-    uint64_t segment_size;
+    uint64_t segment_size;       /* whole segment: the fixed part, then the rate-limit region */
     int32_t master_pid;
     uint32_t configured_workers; /* live: changes on reload */
     uint32_t current_generation; /* live: generation of the newest workers */
@@ -55,8 +57,8 @@ typedef struct {
     uint64_t worker_restarts;    /* live: restarts of workers that died */
     uint64_t reloads;            /* live: accepted reloads */
     uint64_t global_epoch;       /* live: bumped to invalidate every cached permission */
-    uint64_t ratelimit_offset;   /* byte offset of the rate-limit table region (0: none) */
-    uint64_t ratelimit_size;     /* its size in bytes */
+    uint64_t ratelimit_offset;   /* byte offset of the rate-limit table region (page-aligned; 0: none) */
+    uint64_t ratelimit_size;     /* its size in bytes (see CJadeRateLimit.h) */
     uint64_t reserved[21];
 } jade_shm_header_t;
 
@@ -71,12 +73,25 @@ typedef struct {
     uint64_t user_epochs[JADE_USER_EPOCH_BUCKETS];
 } jade_shm_segment_t;
 
-/// Size in bytes of the segment, rounded up to a page.
+/// Size in bytes of the fixed part of the segment (header, records, epochs), rounded up to a
+/// page. The rate-limit region, when there is one, follows it: the whole segment is
+/// jade_shm_total_size(capacity) bytes, recorded in header.segment_size.
 size_t jade_shm_segment_size(void);
-/// Creates an anonymous memfd of the segment size and maps it. Returns the fd (close-on-exec) or -1.
+/// Size in bytes of a segment whose rate-limit table holds `ratelimit_capacity` entries
+/// (normalized as jade_rl_normalize_capacity does; 0: no table).
+size_t jade_shm_total_size(uint64_t ratelimit_capacity);
+/// Creates an anonymous memfd holding a segment with a rate-limit table of `ratelimit_capacity`
+/// entries (0: none) and the given full-table policy, and maps it. The table's hash seed comes
+/// from getrandom. The memfd is sealed against shrinking and growing. Returns the fd
+/// (close-on-exec), or -1 with errno set.
+int jade_shm_create_with_ratelimit(uint64_t ratelimit_capacity, uint32_t policy, jade_shm_segment_t **out);
+/// jade_shm_create_with_ratelimit(JADE_RL_DEFAULT_CAPACITY, JADE_RL_FAIL_OPEN, out).
 int jade_shm_create(jade_shm_segment_t **out);
-/// Maps an existing segment fd. Returns 0, or -1 with errno set (EPROTO: bad magic or version).
+/// Maps an existing segment fd, whole (its size is read from the header). Returns 0, or -1 with
+/// errno set (EPROTO: bad magic, version, size or rate-limit region).
 int jade_shm_attach(int fd, jade_shm_segment_t **out);
+/// The rate-limit table of a segment, or NULL when it has none.
+jade_rl_table_t *jade_shm_ratelimit(jade_shm_segment_t *s);
 
 /* Atomic accessors (sequentially consistent unless noted). */
 static inline uint64_t jade_load_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }

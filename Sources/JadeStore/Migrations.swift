@@ -28,6 +28,7 @@ public enum Migrations {
                     CREATE INDEX audit_log_type_at ON audit_log(type, at);
                     """)
         }
+        VectorMigrations.register(&m)
         return m
     }
 

@@ -61,8 +61,16 @@ let package = Package(
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
+        // Benchmarks: not part of the server binary. `scripts/bench-vectors.sh` builds this in
+        // release and compares its in-process exact search with faiss and numpy.
+        .executableTarget(
+            name: "jade-bench-vectors", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"],
+            path: "Benchmarks/vector-search/JadeBenchVectors"),
+
         .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm"]),
-        .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
+        .testTarget(
+            name: "JadeVectorsTests",
+            dependencies: ["JadeVectors", "JadeStore", "JadeConfig", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
             name: "JadeHTTPTests",

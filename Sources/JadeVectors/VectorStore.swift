@@ -148,6 +148,8 @@ public final class VectorStore: @unchecked Sendable {
         }
         entry.lock.lock()
         defer { entry.lock.unlock() }
+        // Fast path, the common case: one statement (no explicit transaction) says nothing changed.
+        if let cached = entry.snapshot, try isCurrent(cached) { return cached }
         // A compaction elsewhere may unlink the generation just read: read the catalogue again.
         for _ in 0..<5 {
             let old = entry.snapshot
@@ -177,6 +179,21 @@ public final class VectorStore: @unchecked Sendable {
             }
         }
         throw VectorStoreError.storage("segment of database \(name) is missing")
+    }
+
+    /// Whether the catalogue still has the snapshot's database at the snapshot's generation and version.
+    private func isCurrent(_ snapshot: DatabaseSnapshot) throws -> Bool {
+        do {
+            return try store.pool.unsafeRead { db in
+                let statement = try db.cachedStatement(
+                    sql: "SELECT id = ? AND generation = ? AND version = ? FROM vector_databases WHERE name = ?")
+                return try Bool.fetchOne(
+                    statement,
+                    arguments: [snapshot.databaseID, snapshot.generation, snapshot.version, snapshot.name]) ?? false
+            }
+        } catch let error as DatabaseError {
+            throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
+        }
     }
 
     /// Forgets cached snapshots (and their mappings) of databases that no longer exist.

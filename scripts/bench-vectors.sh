@@ -38,3 +38,4 @@ echo "two processes mapping the same segments at once:"
 first=$!
 "$BIN" memory --store "$WORK/store" --hold 3
 wait "$first"
+"$BIN" churn --store "$WORK/store"

@@ -6,6 +6,10 @@
 //                                                         (best of R passes)
 //   jade-bench-vectors memory --store DIR --hold S        search once per database, then report
 //                                                         RSS / PSS while holding the mappings S seconds
+//   jade-bench-vectors verify --data DIR --store DIR      after a kill -9 during load: whole batches only,
+//                                                         values intact, search finds the last vector
+//   jade-bench-vectors churn  --store DIR                 delete a third of "l2" one by one (times
+//                                                         the automatic compaction)
 //
 // DIR holds base.f32 and queries.f32 (raw little-endian float32 rows) and meta.json
 // ({"n", "dim", "queries"}), written by bench.py. Each mode is meant to run in its own process:
@@ -174,6 +178,51 @@ do {
             String(
                 format: "pid %d: mapped %.1f MiB; RSS %.1f MiB (anon %.1f + file %.1f); PSS %.1f MiB",
                 getpid(), mapped, m["VmRSS"] ?? 0, m["RssAnon"] ?? 0, m["RssFile"] ?? 0, m["Pss"] ?? 0))
+
+    case "churn":
+        // Deletes every third vector of "l2", one transaction each; the delete that crosses the
+        // compaction threshold rewrites the segment, and its latency is the stall writers see.
+        let store = try openStore(option("store"))
+        guard let info = try store.database(named: "l2") else { fail("no database l2: run load first") }
+        var latencies: [Double] = []
+        let start = now()
+        for i in stride(from: 0, to: info.vectorCount, by: 3) {
+            let t = now()
+            try store.delete(database: "l2", id: "\(i)")
+            latencies.append(now() - t)
+        }
+        let total = now() - start
+        let sorted = latencies.sorted()
+        print(
+            String(
+                format:
+                    "deleted %d of %d vectors one by one in %.2f s: median %.3f ms, slowest %.1f ms (the automatic compaction)",
+                latencies.count, info.vectorCount, total, sorted[sorted.count / 2] * 1000, sorted.last! * 1000))
+
+    case "verify":
+        // After a crash (kill -9 during load): every database holds whole batches only, each
+        // vector has the values it was loaded with, and search finds the last one.
+        let data = option("data")
+        let dim = meta(data)["dim"]!
+        let base = readMatrix(data + "/base.f32", dim: dim)
+        let store = try openStore(option("store"))
+        for info in try store.listDatabases() where info.name == "cos" || info.name == "l2" {
+            let count = info.vectorCount
+            guard count % 5_000 == 0 else { fail("\(info.name): \(count) vectors, not whole batches") }
+            for i in Array(stride(from: 0, to: count, by: 997)) + (count > 0 ? [count - 1] : []) {
+                guard try store.get(database: info.name, id: "\(i)")?.values == base[i] else {
+                    fail("\(info.name): vector \(i) lost or changed")
+                }
+            }
+            guard try store.get(database: info.name, id: "\(count)") == nil else {
+                fail("\(info.name): vector \(count) present past the committed count")
+            }
+            if count > 0 {
+                let hit = try store.search(database: info.name, query: base[count - 1], k: 1)
+                guard hit.first?.id == "\(count - 1)" else { fail("\(info.name): search misses vector \(count - 1)") }
+            }
+            print("\(info.name): \(count) vectors, consistent")
+        }
 
     default:
         fail("unknown mode \(mode)")

@@ -75,7 +75,10 @@ extension VectorStore {
 
     /// The vector with this id, or nil. Throws `notFound` when the database does not exist.
     public func get(database name: String, id: String) throws -> VectorRecord? {
-        guard (try? VectorValidation.checkID(id)) != nil else { return nil }
+        guard (try? VectorValidation.checkID(id)) != nil else {
+            guard try self.database(named: name) != nil else { throw VectorStoreError.notFound("database \(name)") }
+            return nil
+        }
         // A compaction elsewhere may unlink the generation just read: read again.
         for _ in 0..<5 {
             let found = try read { db -> (CatalogueRow, Int, String?)? in

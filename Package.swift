@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "JadeHTTP",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "JadeVectors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "JadeWorker",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "JadeAuth", "CJadeShm",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "JadeAuth", "JadeVectors", "CJadeShm",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -76,7 +76,9 @@ let package = Package(
         .testTarget(name: "JadeAuthTests", dependencies: ["JadeAuth", "JadeStore", "JadeConfig", "JadeShared"]),
         .target(name: "CJadeShmTestSupport", dependencies: ["CJadeShm"], path: "Tests/CJadeShmTestSupport"),
         .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm", "CJadeShmTestSupport"]),
-        .testTarget(name: "JadeVectorsTests", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"]),
+        .testTarget(
+            name: "JadeVectorsTests",
+            dependencies: ["JadeVectors", "JadeStore", "JadeConfig", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
             name: "JadeHTTPTests",
@@ -89,6 +91,11 @@ let package = Package(
         .executableTarget(
             name: "jade-bench-ratelimit", dependencies: ["JadeShared", "CJadeShm"],
             path: "Benchmarks/jade-bench-ratelimit"),
+        // `scripts/bench-vectors.sh` builds this in release and compares its in-process exact
+        // search with faiss and numpy.
+        .executableTarget(
+            name: "jade-bench-vectors", dependencies: ["JadeVectors", "JadeStore", "JadeConfig"],
+            path: "Benchmarks/vector-search/JadeBenchVectors"),
     ]
 )
 

@@ -1,4 +1,5 @@
 import JadeAuth
+import JadeVectors
 import NIOHTTP1
 
 /// An error answer of the API: status, snake_case code, human message, extra headers.
@@ -23,6 +24,18 @@ public struct APIError: Error, Sendable {
     /// The API answer for any error a handler may throw.
     public static func from(_ error: Error) -> APIError? {
         if let api = error as? APIError { return api }
+        if let vectors = error as? VectorStoreError {
+            switch vectors {
+            case .notFound(let what): return APIError(.notFound, "not_found", sentence("\(what) not found"))
+            case .conflict(let what): return APIError(.conflict, "conflict", sentence("\(what) already exists"))
+            case .invalid(let why): return APIError(.badRequest, "invalid_request", sentence(why))
+            case .dimensionMismatch(let expected, let got):
+                return APIError(
+                    .badRequest, "dimension_mismatch",
+                    "The vector has \(got) values; the database's dimension is \(expected).")
+            case .storage: return nil
+            }
+        }
         guard let auth = error as? AuthError else { return nil }
         switch auth {
         case .unauthenticated:

@@ -48,6 +48,8 @@ public indirect enum JSON: Sendable, Equatable {
     case bool(Bool)
     case int(Int)
     case double(Double)
+    /// A float32, written in its shortest round-tripping form (vector values, scores).
+    case float(Float)
     case string(String)
     case array([JSON])
     case object([String: JSON])
@@ -69,6 +71,8 @@ public indirect enum JSON: Sendable, Equatable {
             } else {
                 buffer.writeStaticString("null")
             }
+        case .float(let f):
+            if f.isFinite { buffer.writeString(f.description) } else { buffer.writeStaticString("null") }
         case .string(let s): JSON.writeString(s, to: &buffer)
         case .array(let items):
             buffer.writeInteger(UInt8(ascii: "["))

@@ -29,6 +29,7 @@ public enum Migrations {
                     """)
         }
         AuthMigrations.register(&m)
+        VectorMigrations.register(&m)
         return m
     }
 

@@ -3,6 +3,7 @@ import JadeCore
 import JadeHTTP
 import JadeShared
 import JadeStore
+import JadeVectors
 import NIOCore
 import NIOPosix
 
@@ -12,6 +13,7 @@ struct HealthRoutes {
     let segment: SharedSegment
     let record: WorkerRecord
     let store: Store
+    let vectors: VectorStore
     let threadPool: NIOThreadPool
 
     func register(on router: Router) {
@@ -72,11 +74,18 @@ struct HealthRoutes {
             } else {
                 status = "healthy"
             }
-            let body: JSON = .object([
+            var fields: [String: JSON] = [
                 "status": .string(status),
                 "database": .object(database),
                 "workers": .object(["alive": .int(alive), "expected": .int(expected)]),
-            ])
+            ]
+            if reachable, let stats = try? vectors.stats() {
+                fields["vector_store"] = .object([
+                    "databases": .int(stats.databases), "vectors": .int(stats.vectors),
+                    "mapped_bytes": .int(stats.mappedBytes),
+                ])
+            }
+            let body: JSON = .object(fields)
             if status == "healthy" { return .json(body) }
             return .json(body, status: .serviceUnavailable, headers: [("Retry-After", "5")])
         }

@@ -6,6 +6,7 @@ import JadeCore
 import JadeHTTP
 import JadeShared
 import JadeStore
+import JadeVectors
 import Logging
 import NIOCore
 import NIOPosix
@@ -70,12 +71,22 @@ public enum WorkerMain {
         threadPool.start()
         let eventLoop = group.next()
         let router = Router()
-        HealthRoutes(segment: segment, record: record, store: store, threadPool: threadPool).register(on: router)
         let auth = AuthService(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
         AuthRoutes(auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
+        let vectors: VectorStore
+        do {
+            vectors = try VectorStore(
+                store: store, directory: (config.database.dataDirectory as NSString).appendingPathComponent("vectors"))
+        } catch {
+            logger.critical("cannot open the vector store", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+        VectorRoutes(vectors: vectors, auth: auth).register(on: router)
+        HealthRoutes(segment: segment, record: record, store: store, vectors: vectors, threadPool: threadPool)
+            .register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool)
 
         let limits = HTTPLimits(

@@ -129,8 +129,9 @@ public struct AdminRoutes {
                 }
                 var since: String?
                 if let text = q["since"], !text.isEmpty {
-                    guard let date = ISO8601DateFormatter().date(from: text)
-                        ?? ISO8601DateFormatter.withFractions.date(from: text)
+                    guard
+                        let date = ISO8601DateFormatter().date(from: text)
+                            ?? ISO8601DateFormatter.withFractions.date(from: text)
                     else { throw APIError.invalid("since must be an ISO 8601 time such as 2026-01-31T12:00:00Z.") }
                     // The log stores UTC times with milliseconds; compare in that exact form.
                     since = ISO8601DateFormatter.withFractions.string(from: date)

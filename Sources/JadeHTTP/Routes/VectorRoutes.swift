@@ -1,0 +1,234 @@
+import Foundation
+import JadeAuth
+import JadeCore
+import JadeVectors
+
+/// `/v1/databases…`: the vector database catalogue, vectors, search and per-database ACLs.
+/// A caller without the route's permission gets 403 whether or not the database exists, so
+/// names do not leak; a caller with it gets 404 for a database that does not exist.
+public struct VectorRoutes {
+    let vectors: VectorStore
+    let auth: AuthService
+
+    public init(vectors: VectorStore, auth: AuthService) {
+        self.vectors = vectors
+        self.auth = auth
+    }
+
+    public func register(on router: Router) {
+        router.add(.POST, "/v1/databases", .global(.databasesCreate)) { r in r.blocking { try create(r) } }
+        router.add(.GET, "/v1/databases", .authenticated()) { r in
+            r.blocking {
+                let all = try vectors.listDatabases()
+                let readable = Set(try auth.readableDatabases(r.principal!, among: all.map(\.name)))
+                return .json(.object(["databases": .array(all.filter { readable.contains($0.name) }.map(Self.info))]))
+            }
+        }
+        router.add(.GET, "/v1/databases/{name}", .database(.databaseRead, parameter: "name")) { r in
+            r.blocking { .json(.object(["database": Self.info(try database(r))])) }
+        }
+        router.add(.DELETE, "/v1/databases/{name}", .database(.databaseAdmin, parameter: "name")) { r in
+            r.blocking {
+                let name = try database(r).name
+                try vectors.deleteDatabase(named: name)
+                try auth.dropACL(database: name)
+                return .noContent
+            }
+        }
+        router.add(.PUT, "/v1/databases/{name}/vectors", .database(.databaseWrite, parameter: "name")) { r in
+            r.blocking { try upsert(r) }
+        }
+        router.add(.GET, "/v1/databases/{name}/vectors/{id}", .database(.databaseRead, parameter: "name")) { r in
+            r.blocking {
+                let name = try database(r).name
+                guard let record = try vectors.get(database: name, id: r.parameter("id")) else {
+                    throw APIError.notFound("No vector with that id.")
+                }
+                return .json(
+                    .object([
+                        "id": .string(record.id), "values": .array(record.values.map { .float($0) }),
+                        "metadata": Self.metadata(record.metadata),
+                    ]))
+            }
+        }
+        router.add(.DELETE, "/v1/databases/{name}/vectors/{id}", .database(.databaseWrite, parameter: "name")) { r in
+            r.blocking {
+                let name = try database(r).name
+                guard try vectors.delete(database: name, id: r.parameter("id")) else {
+                    throw APIError.notFound("No vector with that id.")
+                }
+                return .noContent
+            }
+        }
+        router.add(.POST, "/v1/databases/{name}/search", .database(.databaseRead, parameter: "name")) { r in
+            r.blocking { try search(r) }
+        }
+        router.add(.GET, "/v1/databases/{name}/acl", .database(.databaseAdmin, parameter: "name")) { r in
+            r.blocking {
+                let name = try database(r).name
+                let entries = try auth.acl(database: name).map {
+                    JSON.object(["principal": .string($0.principal), "permission": .string($0.permission.rawValue)])
+                }
+                return .json(.object(["database": .string(name), "entries": .array(entries)]))
+            }
+        }
+        for (method, granted) in [(HTTPMethodName.PUT, true), (.DELETE, false)] {
+            router.add(method.nio, "/v1/databases/{name}/acl", .database(.databaseAdmin, parameter: "name")) { r in
+                r.blocking {
+                    let name = try database(r).name
+                    let body = try JSONBody(r)
+                    try body.allowOnly(["principal", "permission"])
+                    try auth.setACL(
+                        database: name, principal: body.requiredString("principal", maxBytes: 128),
+                        permission: Permission.parse(body.requiredString("permission", maxBytes: 64)), granted: granted,
+                        actor: r.principal!, ip: r.remoteAddress)
+                    return .noContent
+                }
+            }
+        }
+    }
+
+    func database(_ r: RequestContext) throws -> VectorDatabaseInfo {
+        guard let info = try vectors.database(named: r.parameter("name")) else {
+            throw APIError.notFound("No database named \(r.parameter("name")).")
+        }
+        return info
+    }
+
+    func create(_ r: RequestContext) throws -> HTTPResponse {
+        let body = try JSONBody(r)
+        try body.allowOnly(["name", "dimension", "metric"])
+        let name = try body.requiredString("name", maxBytes: 64)
+        guard let dimension = try body.int("dimension") else { throw APIError.invalid("\"dimension\" is required.") }
+        let metricName = try body.string("metric", maxBytes: 16) ?? "cosine"
+        guard let metric = VectorMetric(rawValue: metricName) else {
+            throw APIError.invalid("\"metric\" must be cosine, euclidean or dot.")
+        }
+        let info = try vectors.createDatabase(name: name, dimension: dimension, metric: metric)
+        // The creator administers what they created.
+        try auth.setACL(
+            database: info.name, principal: "user:\(r.principal!.userID)", permission: .databaseAdmin, granted: true,
+            actor: r.principal!, ip: r.remoteAddress)
+        return .json(.object(["database": Self.info(info)]), status: .created)
+    }
+
+    func upsert(_ r: RequestContext) throws -> HTTPResponse {
+        let info = try database(r)
+        let body = try JSONBody(r)
+        try body.allowOnly(["vectors"])
+        guard case .array(let items)? = body.fields["vectors"] else {
+            throw APIError.invalid("\"vectors\" must be a list of {id, values, metadata?}.")
+        }
+        guard !items.isEmpty else { throw APIError.invalid("\"vectors\" is empty.") }
+        var records: [VectorRecord] = []
+        records.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            guard case .object(let fields) = item else {
+                throw APIError.invalid("vectors[\(index)] must be an object.")
+            }
+            if let unknown = fields.keys.sorted().first(where: { !["id", "values", "metadata"].contains($0) }) {
+                throw APIError.invalid("vectors[\(index)]: unknown field \"\(unknown)\".")
+            }
+            guard case .string(let id)? = fields["id"] else {
+                throw APIError.invalid("vectors[\(index)].id must be a string.")
+            }
+            let values = try Self.floats(fields["values"], what: "vectors[\(index)].values")
+            if values.count != info.dimension {
+                throw APIError(
+                    .badRequest, "dimension_mismatch",
+                    "vectors[\(index)] has \(values.count) values; the database's dimension is \(info.dimension).")
+            }
+            records.append(
+                VectorRecord(
+                    id: id, values: values,
+                    metadata: try Self.metadata(fields["metadata"], what: "vectors[\(index)].metadata")))
+        }
+        let count = try vectors.upsert(database: info.name, vectors: records)
+        return .json(.object(["upserted": .int(count)]))
+    }
+
+    func search(_ r: RequestContext) throws -> HTTPResponse {
+        let info = try database(r)
+        let body = try JSONBody(r)
+        try body.allowOnly(["vector", "k", "filter", "include_values", "include_metadata"])
+        let query = try Self.floats(body.fields["vector"], what: "vector")
+        if query.count != info.dimension {
+            throw APIError(
+                .badRequest, "dimension_mismatch",
+                "The query has \(query.count) values; the database's dimension is \(info.dimension).")
+        }
+        let k = try body.int("k") ?? 10
+        var filter: Metadata?
+        if let value = body.fields["filter"], value != .null { filter = try Self.metadata(value, what: "filter") }
+        let includeValues = try body.bool("include_values") ?? false
+        let includeMetadata = try body.bool("include_metadata") ?? false
+        let hits = try vectors.search(
+            database: info.name, query: query, k: k, filter: filter, includeValues: includeValues,
+            includeMetadata: includeMetadata)
+        return .json(
+            .object([
+                "results": .array(
+                    hits.map { hit in
+                        var fields: [String: JSON] = ["id": .string(hit.id), "score": .float(hit.score)]
+                        if let values = hit.values { fields["values"] = .array(values.map { .float($0) }) }
+                        if let metadata = hit.metadata { fields["metadata"] = Self.metadata(metadata) }
+                        return .object(fields)
+                    })
+            ]))
+    }
+
+    static func floats(_ value: JSONValue?, what: String) throws -> [Float] {
+        guard case .array(let items)? = value else { throw APIError.invalid("\"\(what)\" must be a list of numbers.") }
+        var out = [Float]()
+        out.reserveCapacity(items.count)
+        for item in items {
+            let d: Double
+            switch item {
+            case .int(let i): d = Double(i)
+            case .double(let x): d = x
+            default: throw APIError.invalid("\"\(what)\" must contain only numbers.")
+            }
+            let f = Float(d)
+            guard f.isFinite else { throw APIError.invalid("\"\(what)\" has a value outside the float32 range.") }
+            out.append(f)
+        }
+        return out
+    }
+
+    static func metadata(_ value: JSONValue?, what: String) throws -> Metadata {
+        guard let value, value != .null else { return [:] }
+        guard case .object(let fields) = value else {
+            throw APIError.invalid("\"\(what)\" must be an object of strings, numbers and booleans.")
+        }
+        var out: Metadata = [:]
+        for (key, v) in fields {
+            switch v {
+            case .string(let s): out[key] = .string(s)
+            case .int(let i): out[key] = .number(Double(i))
+            case .double(let d): out[key] = .number(d)
+            case .bool(let b): out[key] = .bool(b)
+            default:
+                throw APIError.invalid("\"\(what).\(key)\" must be a string, a number or a boolean (metadata is flat).")
+            }
+        }
+        return out
+    }
+
+    static func metadata(_ m: Metadata) -> JSON {
+        .object(
+            m.mapValues { v in
+                switch v {
+                case .string(let s): return .string(s)
+                case .number(let d): return .double(d)
+                case .bool(let b): return .bool(b)
+                }
+            })
+    }
+
+    static func info(_ i: VectorDatabaseInfo) -> JSON {
+        .object([
+            "name": .string(i.name), "dimension": .int(i.dimension), "metric": .string(i.metric.rawValue),
+            "vector_count": .int(i.vectorCount), "created_at": .string(i.createdAt),
+        ])
+    }
+}

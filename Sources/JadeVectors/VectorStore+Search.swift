@@ -1,0 +1,27 @@
+extension VectorStore {
+    /// Exact top-k search, best first; ties are broken by id ascending.
+    ///
+    /// - Parameters:
+    ///   - query: finite values, the database's dimension (non-zero for cosine).
+    ///   - k: 1 to 1000.
+    ///   - filter: every key must be present in a vector's metadata with an equal value.
+    /// - Returns: cosine similarity or dot product (higher is better), or the euclidean
+    ///   distance (lower is better), with values and metadata when asked for.
+    public func search(
+        database name: String, query: [Float], k: Int, filter: Metadata? = nil, includeValues: Bool = false,
+        includeMetadata: Bool = false
+    ) throws -> [SearchHit] {
+        try VectorValidation.checkK(k)
+        let snapshot = try snapshot(named: name)
+        try VectorValidation.checkValues(query, dimension: snapshot.dimension, what: "query")
+        if snapshot.metric == .cosine, query.allSatisfy({ $0 == 0 }) {
+            throw VectorStoreError.invalid("query vector is zero; cosine similarity is undefined for it")
+        }
+        return snapshot.topK(query: query, k: k, filter: filter).map { hit in
+            let row = Int(hit.row)
+            return SearchHit(
+                id: snapshot.id(row), score: hit.score, values: includeValues ? snapshot.values(row) : nil,
+                metadata: includeMetadata ? (snapshot.metadata(row) ?? [:]) : nil)
+        }
+    }
+}

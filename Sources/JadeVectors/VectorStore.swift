@@ -1,0 +1,240 @@
+import Foundation
+import GRDB
+import JadeStore
+
+/// Vector databases: the catalogue and metadata in SQLite, the values in append-only segment
+/// files under `directory` that every worker process maps (MAP_SHARED, read-only).
+///
+/// Writes (upsert, delete, compaction) run in SQLite write transactions, which SQLite
+/// serializes across processes; the segment bytes are written and synced before the transaction
+/// that records their length commits. A search first checks the database's `version` in SQLite
+/// and brings this process's snapshot up to date, so it sees every write acknowledged before it
+/// started, on any worker. Thread-safe.
+public final class VectorStore: @unchecked Sendable {
+    public let store: Store
+    /// `<data_dir>/vectors`
+    public let directory: String
+    public let compactionPolicy: CompactionPolicy
+
+    /// One per database this process has searched; guarded by `lock`.
+    private var entries: [String: CacheEntry] = [:]
+    private let lock = NSLock()
+
+    /// The latest snapshot of one database; `lock` serializes its refreshes.
+    final class CacheEntry: @unchecked Sendable {
+        let lock = NSLock()
+        var snapshot: DatabaseSnapshot?
+    }
+
+    /// Opens the store on `directory` (created if missing) and removes segment files left over
+    /// by deleted databases or finished compactions.
+    public init(store: Store, directory: String, compactionPolicy: CompactionPolicy = .default) throws {
+        self.store = store
+        self.directory = directory
+        self.compactionPolicy = compactionPolicy
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw VectorStoreError.storage("cannot create \(directory): \(error.localizedDescription)")
+        }
+        try removeOrphanedFiles()
+    }
+
+    func segmentPath(_ databaseID: Int64, _ generation: Int64) -> String {
+        directory + "/" + SegmentFile.fileName(databaseID: databaseID, generation: generation)
+    }
+
+    // MARK: Catalogue
+
+    /// Creates an empty database. Throws `invalid` for a bad name or dimension, `conflict` if it exists.
+    @discardableResult
+    public func createDatabase(name: String, dimension: Int, metric: VectorMetric) throws -> VectorDatabaseInfo {
+        try VectorValidation.checkName(name)
+        try VectorValidation.checkDimension(dimension)
+        return try write { db in
+            if try CatalogueRow.fetch(db, name: name) != nil { throw VectorStoreError.conflict("database \(name)") }
+            try db.execute(
+                sql: "INSERT INTO vector_databases (name, dimension, metric) VALUES (?, ?, ?)",
+                arguments: [name, dimension, metric.rawValue])
+            guard let row = try CatalogueRow.fetch(db, name: name) else {
+                throw VectorStoreError.storage("database \(name) vanished while being created")
+            }
+            return row.info
+        }
+    }
+
+    /// Every database, by name.
+    public func listDatabases() throws -> [VectorDatabaseInfo] {
+        let rows = try read { db in try CatalogueRow.fetchAll(db) }
+        dropCachedDatabases(except: rows)
+        return rows.map(\.info)
+    }
+
+    /// One database, or nil.
+    public func database(named name: String) throws -> VectorDatabaseInfo? {
+        guard (try? VectorValidation.checkName(name)) != nil else { return nil }
+        return try read { db in try CatalogueRow.fetch(db, name: name)?.info }
+    }
+
+    /// Deletes a database, its vectors and its segment files. Throws `notFound`.
+    public func deleteDatabase(named name: String) throws {
+        let id = try write { db -> Int64 in
+            guard let cat = try CatalogueRow.fetch(db, name: name) else {
+                throw VectorStoreError.notFound("database \(name)")
+            }
+            try db.execute(sql: "DELETE FROM vector_databases WHERE id = ?", arguments: [cat.id])
+            return cat.id
+        }
+        lock.withLock { _ = entries.removeValue(forKey: name) }
+        // Searches in progress keep their mappings of the unlinked files.
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            if let parsed = SegmentFile.parse(fileName: file), parsed.databaseID == id {
+                unlink(directory + "/" + file)
+            }
+        }
+        SegmentFile.syncDirectory(of: directory + "/.")
+    }
+
+    /// Figures for `/health/db`.
+    public func stats() throws -> VectorStoreStats {
+        let rows = try read { db in try CatalogueRow.fetchAll(db) }
+        dropCachedDatabases(except: rows)
+        // Lock order: an entry's lock may be held while taking `lock`, never the reverse.
+        let cached = lock.withLock { Array(entries.values) }
+        let mapped = cached.reduce(0) { sum, entry in sum + entry.lock.withLock { entry.snapshot?.mapping?.length ?? 0 }
+        }
+        return VectorStoreStats(
+            databases: rows.count, vectors: rows.reduce(0) { $0 + $1.liveCount }, mappedBytes: mapped)
+    }
+
+    /// Removes segment files that no database refers to: every generation of a deleted
+    /// database, and generations older than a database's current one. Files of generations newer
+    /// than the committed one belong to a compaction in progress (or one that failed, whose
+    /// file the next compaction reuses) and are left alone. Safe while other processes run:
+    /// the directory is listed before the catalogue is read.
+    public func removeOrphanedFiles() throws {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let (current, lastID) = try read { db -> ([Int64: Int64], Int64) in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, generation FROM vector_databases")
+            let lastID =
+                try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'vector_databases'") ?? 0
+            return (Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as Int64, $0[1] as Int64) }), lastID)
+        }
+        var removed = false
+        for file in files {
+            guard let (id, generation) = SegmentFile.parse(fileName: file) else { continue }
+            let orphan = current[id].map { generation < $0 } ?? (id <= lastID)
+            if orphan {
+                unlink(directory + "/" + file)
+                removed = true
+            }
+        }
+        if removed { SegmentFile.syncDirectory(of: directory + "/.") }
+    }
+
+    // MARK: Snapshots
+
+    /// This process's snapshot of the database, brought up to its latest committed version.
+    func snapshot(named name: String) throws -> DatabaseSnapshot {
+        guard (try? VectorValidation.checkName(name)) != nil else {
+            throw VectorStoreError.notFound("database \(name)")
+        }
+        let entry = lock.withLock {
+            if let entry = entries[name] { return entry }
+            let entry = CacheEntry()
+            entries[name] = entry
+            return entry
+        }
+        entry.lock.lock()
+        defer { entry.lock.unlock() }
+        // Fast path, the common case: one statement (no explicit transaction) says nothing changed.
+        if let cached = entry.snapshot, try isCurrent(cached) { return cached }
+        // A compaction elsewhere may unlink the generation just read: read the catalogue again.
+        for _ in 0..<5 {
+            let old = entry.snapshot
+            switch try read({ db in try DatabaseSnapshot.refresh(old, name: name, db: db) }) {
+            case .unchanged:
+                return old!
+            case .missing:
+                entry.snapshot = nil
+                lock.withLock {
+                    if entries[name] === entry { entries.removeValue(forKey: name) }
+                }
+                throw VectorStoreError.notFound("database \(name)")
+            case .updated(var next, let needsMapping):
+                if needsMapping {
+                    do {
+                        next.mapping = try SegmentMapping(path: segmentPath(next.databaseID, next.generation))
+                    } catch is SegmentFile.Missing {
+                        continue
+                    }
+                    guard next.mapping!.length >= next.rowCount * next.stride else {
+                        throw VectorStoreError.storage(
+                            "segment of database \(name) is shorter than its committed \(next.rowCount) rows")
+                    }
+                }
+                entry.snapshot = next
+                return next
+            }
+        }
+        throw VectorStoreError.storage("segment of database \(name) is missing")
+    }
+
+    /// Whether the catalogue still has the snapshot's database at the snapshot's generation and version.
+    private func isCurrent(_ snapshot: DatabaseSnapshot) throws -> Bool {
+        do {
+            return try store.pool.unsafeRead { db in
+                let statement = try db.cachedStatement(
+                    sql: "SELECT id = ? AND generation = ? AND version = ? FROM vector_databases WHERE name = ?")
+                return try Bool.fetchOne(
+                    statement,
+                    arguments: [snapshot.databaseID, snapshot.generation, snapshot.version, snapshot.name]) ?? false
+            }
+        } catch let error as DatabaseError {
+            throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// Forgets cached snapshots (and their mappings) of databases that no longer exist.
+    private func dropCachedDatabases(except rows: [CatalogueRow]) {
+        let ids = Dictionary(rows.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
+        let cached = lock.withLock { Array(entries) }
+        for (name, entry) in cached {
+            let cachedID = entry.lock.withLock { entry.snapshot?.databaseID }
+            if let cachedID, ids[name] != cachedID {
+                lock.withLock {
+                    if entries[name] === entry { entries.removeValue(forKey: name) }
+                }
+            }
+        }
+    }
+
+    // MARK: Transactions
+
+    /// A write transaction (BEGIN IMMEDIATE); SQLite failures become `storage` errors.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try store.pool.write(body)
+        } catch let error as VectorStoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
+        } catch {
+            throw VectorStoreError.storage("\(error)")
+        }
+    }
+
+    /// A read transaction on a snapshot of the latest committed state.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try store.pool.read(body)
+        } catch let error as VectorStoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
+        } catch {
+            throw VectorStoreError.storage("\(error)")
+        }
+    }
+}

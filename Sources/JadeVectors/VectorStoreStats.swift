@@ -1,0 +1,10 @@
+/// Figures for the health report.
+public struct VectorStoreStats: Sendable, Equatable {
+    /// Databases in the catalogue.
+    public var databases: Int
+    /// Live vectors across all databases.
+    public var vectors: Int
+    /// Bytes of segment files this process has mapped (shared with every other process mapping
+    /// the same files: the page cache holds one copy).
+    public var mappedBytes: Int
+}

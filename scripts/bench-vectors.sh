@@ -6,7 +6,8 @@
 #   N=20000 DIM=64 QUERIES=200 K=10 SEED=42 ROUNDS=3 scripts/bench-vectors.sh
 #
 # Installs numpy and faiss-cpu from PyPI into .venv-bench (git-ignored). Loads the vectors in
-# one process and searches in another (they share only the data directory, as workers do),
+# one process and searches in others (they share only the data directory, as workers do);
+# jade's search process and faiss take turns for ROUNDS rounds, each keeping its best;
 # then runs two processes that map the same segments at once to show the page cache holding
 # one copy. Work files go to .build/bench-vectors (BENCH_DIR to change).
 set -euo pipefail
@@ -30,8 +31,8 @@ mkdir -p "$WORK"
 "$VENV/bin/python" Benchmarks/vector-search/bench.py generate \
     --out "$WORK/data" --n "$N" --dim "$DIM" --queries "$QUERIES" --seed "$SEED"
 "$BIN" load --data "$WORK/data" --store "$WORK/store"
-"$BIN" search --data "$WORK/data" --store "$WORK/store" --k "$K" --rounds "$ROUNDS" --out "$WORK/jade.json"
-"$VENV/bin/python" Benchmarks/vector-search/bench.py compare --data "$WORK/data" --jade "$WORK/jade.json" --k "$K" --rounds "$ROUNDS"
+"$VENV/bin/python" Benchmarks/vector-search/bench.py compare --data "$WORK/data" --jade-bin "$BIN" \
+    --store "$WORK/store" --k "$K" --rounds "$ROUNDS"
 
 echo "two processes mapping the same segments at once:"
 "$BIN" memory --store "$WORK/store" --hold 3 &

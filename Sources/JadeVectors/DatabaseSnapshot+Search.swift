@@ -1,15 +1,87 @@
+/// How one metric scores a row; the scan is specialized per metric, so the per-row work has no
+/// branch on the metric and the heap's orientation is a constant.
+protocol RowScorer {
+    static var higherIsBetter: Bool { get }
+    /// A value ordered like the score and cheaper to get (the squared distance for euclidean).
+    static func raw(
+        _ row: UnsafeRawPointer, _ query: UnsafeRawPointer, count: Int, inverseNorm: Float, inverseQueryNorm: Float
+    )
+        -> Float
+    /// The score reported for a raw value.
+    static func score(raw: Float) -> Float
+    /// The worst raw value whose score can still be as good as `score` (rounding included).
+    static func rawBound(score: Float) -> Float
+}
+
+/// Dot product.
+enum DotScorer: RowScorer {
+    static var higherIsBetter: Bool { true }
+    @inline(__always)
+    static func raw(
+        _ row: UnsafeRawPointer, _ query: UnsafeRawPointer, count: Int, inverseNorm: Float, inverseQueryNorm: Float
+    ) -> Float {
+        DistanceKernels.dot(row, query, count: count)
+    }
+    @inline(__always) static func score(raw: Float) -> Float { raw }
+    @inline(__always) static func rawBound(score: Float) -> Float { score }
+}
+
+/// Cosine similarity from the stored inverse norms (0 for a zero vector), clamped to [-1, 1].
+enum CosineScorer: RowScorer {
+    static var higherIsBetter: Bool { true }
+    @inline(__always)
+    static func raw(
+        _ row: UnsafeRawPointer, _ query: UnsafeRawPointer, count: Int, inverseNorm: Float, inverseQueryNorm: Float
+    ) -> Float {
+        let s = DistanceKernels.dot(row, query, count: count) * (inverseNorm * inverseQueryNorm)
+        return s > 1 ? 1 : (s < -1 ? -1 : s)
+    }
+    @inline(__always) static func score(raw: Float) -> Float { raw }
+    @inline(__always) static func rawBound(score: Float) -> Float { score }
+}
+
+/// Euclidean distance; rows are compared on the squared distance, and the square root is taken
+/// only for those that may enter the heap.
+enum EuclideanScorer: RowScorer {
+    static var higherIsBetter: Bool { false }
+    @inline(__always)
+    static func raw(
+        _ row: UnsafeRawPointer, _ query: UnsafeRawPointer, count: Int, inverseNorm: Float, inverseQueryNorm: Float
+    ) -> Float {
+        DistanceKernels.squaredL2(row, query, count: count)
+    }
+    @inline(__always) static func score(raw: Float) -> Float { raw.squareRoot() }
+    /// Every d² whose rounded root is at most `score` is below (score + ulp)², computed exactly in double.
+    static func rawBound(score: Float) -> Float {
+        guard score.isFinite else { return .infinity }
+        let up = Double(score) + Double(score.ulp)
+        return Float(up * up).nextUp
+    }
+}
+
 extension DatabaseSnapshot {
     /// Exact top-k over the live rows, best first: one pass over the mapped segment, a SIMD
-    /// kernel per row, and a bounded heap. The filter is checked only for rows whose score
-    /// could enter the heap, so an unselective filter costs almost nothing.
+    /// kernel per live row (found 64 at a time in the bitmap), and a bounded heap. The filter is
+    /// checked only for rows whose score could enter the heap, so an unselective filter costs
+    /// almost nothing.
     ///
-    /// Scores: cosine similarity (against the stored norms; 0 for a zero vector), dot product,
+    /// Scores: cosine similarity (from the stored norms; 0 for a zero vector), dot product,
     /// or euclidean distance. A score that overflowed to NaN ranks last.
     func topK(query: [Float], k: Int, filter: Metadata?) -> [(score: Float, row: Int32)] {
+        switch metric {
+        case .dot: return topK(DotScorer.self, query: query, k: k, filter: filter)
+        case .cosine: return topK(CosineScorer.self, query: query, k: k, filter: filter)
+        case .euclidean: return topK(EuclideanScorer.self, query: query, k: k, filter: filter)
+        }
+    }
+
+    @inline(never)
+    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: Metadata?) -> [(
+        score: Float, row: Int32
+    )] {
         guard rowCount > 0, liveCount > 0, let mapping else { return [] }
         let chunks = self.chunks
-        let higherIsBetter = metric != .euclidean
-        var heap = TopKHeap(k: k, higherIsBetter: higherIsBetter) { a, b in
+        var heap = TopKHeap(k: k, higherIsBetter: S.higherIsBetter) { a, b in
             let ia = Int(a), ib = Int(b)
             return chunks[ia >> RowChunk.shift].ids[ia & RowChunk.mask]
                 < chunks[ib >> RowChunk.shift].ids[ib & RowChunk.mask]
@@ -17,37 +89,48 @@ extension DatabaseSnapshot {
         let filter = (filter?.isEmpty ?? true) ? nil : filter
         let dimension = self.dimension
         let stride = self.stride
-        let metric = self.metric
-        let worstPossible: Float = higherIsBetter ? -.infinity : .infinity
-        let queryNorm = Float(DistanceKernels.norm(query))
+        let worstPossible: Float = S.higherIsBetter ? -.infinity : .infinity
+        let inverseQueryNorm = Float(1 / DistanceKernels.norm(query))
         let rowCount = self.rowCount
+        let base = mapping.base
+        // Until the heap is full every score enters; then only those at least as good as its worst.
+        var threshold = worstPossible
+        var rawThreshold = worstPossible
+        var full = false
 
         query.withUnsafeBytes { queryBytes in
             let q = queryBytes.baseAddress!
             live.withUnsafeBufferPointer { live in
+                // A chunk covers 4,096 rows: 64 bitmap words.
                 for (c, chunk) in chunks.enumerated() {
-                    let first = c << RowChunk.shift
-                    let last = min(first + RowChunk.capacity, rowCount)
-                    guard first < last else { break }
-                    var p = mapping.base + first * stride
-                    for r in first..<last {
-                        defer { p += stride }
-                        guard live[r >> 6] & (1 << UInt64(r & 63)) != 0 else { continue }
-                        var score: Float
-                        switch metric {
-                        case .dot:
-                            score = DistanceKernels.dot(p, q, count: dimension)
-                        case .cosine:
-                            let n = chunk.norms[r & RowChunk.mask]
-                            score = n > 0 ? DistanceKernels.dot(p, q, count: dimension) / (n * queryNorm) : 0
-                            if score > 1 { score = 1 } else if score < -1 { score = -1 }
-                        case .euclidean:
-                            score = DistanceKernels.squaredL2(p, q, count: dimension).squareRoot()
+                    let firstWord = c << (RowChunk.shift - 6)
+                    let endWord = min(firstWord + RowChunk.capacity / 64, (rowCount + 63) >> 6)
+                    guard firstWord < endWord else { break }
+                    let inverseNorms = chunk.inverseNorms
+                    for w in firstWord..<endWord {
+                        var bits = live[w]
+                        while bits != 0 {
+                            let r = w << 6 | bits.trailingZeroBitCount
+                            bits &= bits &- 1
+                            let raw = S.raw(
+                                base + r &* stride, q, count: dimension,
+                                inverseNorm: inverseNorms[r & RowChunk.mask], inverseQueryNorm: inverseQueryNorm)
+                            if full {
+                                guard S.higherIsBetter ? raw >= rawThreshold : raw <= rawThreshold else { continue }
+                            }
+                            var score = S.score(raw: raw)
+                            if score.isNaN { score = worstPossible }
+                            if full {
+                                guard S.higherIsBetter ? score >= threshold : score <= threshold else { continue }
+                            }
+                            if let filter, !Self.matches(chunk.metadata[r & RowChunk.mask], filter) { continue }
+                            heap.insert(score, Int32(truncatingIfNeeded: r))
+                            if heap.isFull {
+                                full = true
+                                threshold = heap.worstScore
+                                rawThreshold = S.rawBound(score: threshold)
+                            }
                         }
-                        if score.isNaN { score = worstPossible }
-                        guard heap.admits(score) else { continue }
-                        if let filter, !Self.matches(chunk.metadata[r & RowChunk.mask], filter) { continue }
-                        heap.insert(score, Int32(r))
                     }
                 }
             }

@@ -1,7 +1,7 @@
 import GRDB
 
 /// One process's view of a database at one committed `version`: the mapped segment, which rows
-/// are live, and each row's id, norm and metadata. Immutable once published; the next version
+/// are live, and each row's id, inverse norm and metadata. Immutable once published; the next version
 /// is derived from it by reading only what changed (rows appended past `rowCount`, and
 /// tombstones newer than `version`), sharing the row chunks.
 struct DatabaseSnapshot: @unchecked Sendable {
@@ -24,7 +24,6 @@ struct DatabaseSnapshot: @unchecked Sendable {
 
     @inline(__always) func isLive(_ row: Int) -> Bool { live[row >> 6] & (1 << UInt64(row & 63)) != 0 }
     func id(_ row: Int) -> String { chunks[row >> RowChunk.shift].ids[row & RowChunk.mask] }
-    func norm(_ row: Int) -> Float { chunks[row >> RowChunk.shift].norms[row & RowChunk.mask] }
     func metadata(_ row: Int) -> Metadata? { chunks[row >> RowChunk.shift].metadata[row & RowChunk.mask] }
     func values(_ row: Int) -> [Float] {
         let p = mapping!.base + row * stride
@@ -73,7 +72,7 @@ struct DatabaseSnapshot: @unchecked Sendable {
         var next = oldCount
         func fillDead(upTo end: Int) {
             while next < end {
-                chunks[next >> RowChunk.shift].store(next & RowChunk.mask, id: "", norm: 0, metadata: nil)
+                chunks[next >> RowChunk.shift].store(next & RowChunk.mask, id: "", inverseNorm: 0, metadata: nil)
                 next += 1
             }
         }
@@ -96,8 +95,11 @@ struct DatabaseSnapshot: @unchecked Sendable {
                         throw VectorStoreError.storage("database \(name): \(error)")
                     }
                 }
+                // A zero (or subnormal, whose inverse overflows) vector scores 0 under cosine.
                 let norm: Double = row[2]
-                chunks[r >> RowChunk.shift].store(r & RowChunk.mask, id: row[0], norm: Float(norm), metadata: metadata)
+                let inverse = Float(1 / norm)
+                chunks[r >> RowChunk.shift].store(
+                    r & RowChunk.mask, id: row[0], inverseNorm: inverse.isFinite ? inverse : 0, metadata: metadata)
                 live[r >> 6] |= 1 << UInt64(r & 63)
                 next = r + 1
             }

@@ -33,4 +33,21 @@ import Testing
         #expect(DistanceKernels.norm([3, 4]) == 5)
         #expect(DistanceKernels.norm([0, 0, 0]) == 0)
     }
+
+    /// The euclidean scan compares squared distances against a bound derived from the heap's
+    /// worst distance: no squared distance whose root rounds to at most that distance may fall past it.
+    @Test func euclideanBoundAdmitsEveryTie() {
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<2000 {
+            let s = Float.random(in: 1e-3...1e3, using: &rng)
+            let bound = EuclideanScorer.rawBound(score: s)
+            var d2 = (s * s).nextDown.nextDown.nextDown
+            for _ in 0..<12 {
+                if d2.squareRoot() <= s { #expect(d2 <= bound, "s \(s) d2 \(d2)") }
+                d2 = d2.nextUp
+            }
+            #expect(bound.squareRoot() >= s)
+        }
+        #expect(EuclideanScorer.rawBound(score: .infinity) == .infinity)
+    }
 }

@@ -69,6 +69,33 @@ import Testing
         #expect(try a.search(database: "d", query: [1, 1], k: 1).map(\.id) == ["p"])
     }
 
+    /// Row data lives in chunks of 4,096 rows: an incremental refresh that crosses a chunk
+    /// boundary, with deletions on both sides, answers like a store that loads everything at once.
+    @Test func incrementalRefreshAcrossChunks() throws {
+        let f = try VectorStoreFixture()
+        let cached = try f.open()
+        try f.vectors.createDatabase(name: "d", dimension: 2, metric: .euclidean)
+        var rng = SeededRandom(seed: 4096)
+        let records = (0..<9000).map { VectorRecord(id: String(format: "%05d", $0), values: rng.floats(2)) }
+        try f.vectors.upsert(database: "d", vectors: Array(records[0..<4000]))
+        let query: [Float] = [0.25, -0.5]
+        #expect(try cached.search(database: "d", query: query, k: 5).count == 5)
+        try f.vectors.upsert(database: "d", vectors: Array(records[4000..<9000]))
+        for i in [3, 4095, 4096, 4097, 8191, 8192, 8999] { try f.vectors.delete(database: "d", id: records[i].id) }
+        try f.vectors.upsert(database: "d", vectors: [VectorRecord(id: records[10].id, values: query)])
+
+        let fresh = try f.open()
+        let expected = try fresh.search(database: "d", query: query, k: 1000)
+        #expect(try cached.search(database: "d", query: query, k: 1000) == expected)
+        #expect(expected.first?.id == records[10].id && expected.first?.score == 0)
+        let deleted = Set([3, 4095, 4096, 4097, 8191, 8192, 8999].map { records[$0].id })
+        let reference = records.filter { !deleted.contains($0.id) && $0.id != records[10].id }
+            .map { (id: $0.id, d: Reference.score(.euclidean, $0.values, query)) }
+            .sorted { $0.d < $1.d }
+        #expect(Array(expected.dropFirst().prefix(20).map(\.id)) == reference.prefix(20).map(\.id))
+        #expect(try cached.database(named: "d")?.vectorCount == 8993)
+    }
+
     @Test func tombstonesAndCompactionKeepResultsIdentical() throws {
         let f = try VectorStoreFixture(policy: CompactionPolicy(minimumTombstones: 1_000_000, tombstoneRatio: 0.3))
         let other = try f.open()

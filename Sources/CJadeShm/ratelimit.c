@@ -410,6 +410,25 @@ int jade_rl_peek(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rat
     return 0;
 }
 
+int jade_rl_refund(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rate, double burst, double amount) {
+    if (!valid(rate, burst, amount)) return -EINVAL;
+    slot_t s = slot_of(t, key);
+    uint32_t flags = 0;
+    int rc = lock_stripe(t, s.stripe, &flags);
+    if (rc != 0) return -rc;
+    jade_rl_entry_t *e = find(&s, key, NULL);
+    if (e) {
+        uint64_t anchor = anchor_of(e, now);
+        double tokens = tokens_at(e, now, rate, burst) + amount;
+        if (tokens > burst) tokens = burst;
+        e->tokens = tokens;
+        e->refill_ns = anchor;
+        e->full_ns = tokens >= burst ? now : sat_add(anchor, ns_for(burst - tokens, rate));
+    }
+    pthread_mutex_unlock(&s.stripe->mutex);
+    return e != NULL;
+}
+
 int jade_rl_reset(jade_rl_table_t *t, jade_rl_key_t key) {
     slot_t s = slot_of(t, key);
     uint32_t flags = 0;

@@ -1,12 +1,10 @@
 import Foundation
 import GRDB
+import JadeCore
 
 extension AuthService {
-    static let usernamePattern = try! NSRegularExpression(pattern: "^[A-Za-z0-9_.@-]{1,64}$")
-
     func validateUsername(_ username: String) throws {
-        let range = NSRange(username.startIndex..., in: username)
-        guard Self.usernamePattern.firstMatch(in: username, range: range) != nil else {
+        guard Names.check(username, extra: "_.@-") else {
             throw AuthError.invalid("username must be 1 to 64 characters of letters, digits, '_', '.', '@' or '-'")
         }
     }
@@ -42,7 +40,7 @@ extension AuthService {
                     "INSERT INTO users (username, email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [username, email, hash, time, time])
             let id = db.lastInsertedRowID
-            for role in roles {
+            for role in Set(roles).sorted() {
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
                     throw AuthError.notFound("role \(role) does not exist")
                 }

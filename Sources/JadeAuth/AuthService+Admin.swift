@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import JadeCore
 
 extension AuthService {
     // MARK: API keys
@@ -16,11 +17,8 @@ extension AuthService {
         public let lastUsedAt: TimeInterval?
     }
 
-    static let namePattern = try! NSRegularExpression(pattern: "^[A-Za-z0-9 _.:-]{1,64}$")
-
-    static func validName(_ name: String) -> Bool {
-        namePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
-    }
+    /// API key names: letters, digits, spaces and `_.:-`, 1 to 64 bytes.
+    static func validName(_ name: String) -> Bool { Names.check(name, extra: " _.:-") }
 
     /// Creates a key for the caller; returns it with the secret, which is never shown again.
     public func createAPIKey(
@@ -232,6 +230,9 @@ extension AuthService {
     ) throws {
         if database != nil && !permission.isDatabaseScoped {
             throw AuthError.invalid("only database permissions can be scoped to a database")
+        }
+        if let database, !Names.isDatabaseName(database) {
+            throw AuthError.invalid("database must be 1 to 64 letters, digits, '_' or '-'")
         }
         try pool.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {

@@ -58,7 +58,8 @@ extension AuthService {
                 try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT k.id, k.user_id, k.key_hash, k.permissions, k.expires_at, k.revoked_at, u.username, u.active
+                        SELECT k.id, k.user_id, k.key_hash, k.permissions, k.expires_at, k.revoked_at, k.last_used_at,
+                               u.username, u.active
                         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?
                         """, arguments: [digest])
             }
@@ -67,6 +68,12 @@ extension AuthService {
             guard Tokens.constantTimeEquals(row["key_hash"], digest), row["active"] as Bool,
                 (row["revoked_at"] as Double?) == nil, ((row["expires_at"] as Double?) ?? .infinity) > time
             else { throw AuthError.unauthenticated }
+            if ((row["last_used_at"] as Double?) ?? 0) < time - 60 {
+                try pool.write { db in
+                    try db.execute(
+                        sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [time, row["id"] as Int64])
+                }
+            }
             var mask: Set<Permission>?
             if let text = row["permissions"] as String?, let data = text.data(using: .utf8),
                 let names = try? JSONDecoder().decode([String].self, from: data)

@@ -6,17 +6,33 @@ import NIOPosix
 /// misses go to the thread pool (SQLite) and come back as a future.
 public final class Gatekeeper: @unchecked Sendable {
     public enum Decision {
-        case allowed(Principal)
+        /// Admitted; the headers (RateLimit-*) go on the response.
+        case allowed(Principal, [(String, String)])
         case denied(HTTPResponse)
-        case pending(EventLoopFuture<Result<Principal, APIError>>)
+        case pending(EventLoopFuture<Result<(Principal, [(String, String)]), APIError>>)
     }
 
     public let auth: AuthService
     let threadPool: NIOThreadPool
+    let requestGuard: RequestGuard?
 
-    public init(auth: AuthService, threadPool: NIOThreadPool) {
+    public init(auth: AuthService, threadPool: NIOThreadPool, requestGuard: RequestGuard? = nil) {
         self.auth = auth
         self.threadPool = threadPool
+        self.requestGuard = requestGuard
+    }
+
+    /// The per-credential API limit (`rate_limits.api`): per API key, or per user for sessions.
+    private func limit(_ principal: Principal) -> Result<[(String, String)], APIError> {
+        guard let requestGuard else { return .success([]) }
+        let key: String
+        switch principal.credential {
+        case .apiKey(let id, _): key = "key:\(id)"
+        case .session: key = "user:\(principal.userID)"
+        }
+        guard let decision = requestGuard.take(.api, key: key) else { return .success([]) }
+        if !decision.allowed { return .failure(RequestGuard.rejection(decision, "API requests")) }
+        return .success(RequestGuard.headers(decision))
     }
 
     public func admit(_ policy: AccessPolicy, _ request: RequestContext) -> Decision {
@@ -33,7 +49,11 @@ public final class Gatekeeper: @unchecked Sendable {
         }
         if let principal = auth.cachedPrincipal(for: credential) {
             switch check(policy, principal, request, cachedOnly: true) {
-            case .success(true): return .allowed(principal)
+            case .success(true):
+                switch limit(principal) {
+                case .success(let headers): return .allowed(principal, headers)
+                case .failure(let error): return .denied(error.response)
+                }
             case .success(false): break  // decision not cached: ask the database
             case .failure(let error): return .denied(error.response)
             }
@@ -41,11 +61,12 @@ public final class Gatekeeper: @unchecked Sendable {
         let auth = self.auth
         let ip = request.remoteAddress
         return .pending(
-            threadPool.runIfActive(eventLoop: request.eventLoop) { () -> Result<Principal, APIError> in
+            threadPool.runIfActive(eventLoop: request.eventLoop) {
+                () -> Result<(Principal, [(String, String)]), APIError> in
                 do {
                     let principal = try auth.authenticate(credential, ip: ip)
                     switch self.check(policy, principal, request, cachedOnly: false) {
-                    case .success: return .success(principal)
+                    case .success: return self.limit(principal).map { (principal, $0) }
                     case .failure(let error): return .failure(error)
                     }
                 } catch {

@@ -1,3 +1,4 @@
+import JadeCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -54,7 +55,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// store, not a timer-heap insertion and cancellation.
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
-    private var remoteAddress: String?
+    private var peerAddress: IPAddress?
+    private var countedConnection = false
     private var requestStart: NIODeadline = .now()
     private var queuedParts: [HTTPServerRequestPart] = []
     private var readHeld = false
@@ -77,8 +79,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func activated(context: ChannelHandlerContext) {
         guard !activatedOnce else { return }
         activatedOnce = true
-        remoteAddress = context.channel.remoteAddress?.ipAddress
+        peerAddress = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
         server.register(self)
+        if let guardian = server.requestGuard, let peer = peerAddress, !guardian.isTrusted(peer) {
+            guard guardian.connectionOpened(peer) else {
+                reject(
+                    context: context,
+                    .error(
+                        .tooManyRequests, code: "rate_limited",
+                        message: "Too many open connections from this address.", headers: [("Retry-After", "1")]))
+                return
+            }
+            countedConnection = true
+        }
         // A new connection must deliver a complete request within the request timeout.
         arm(server.limits.requestTimeout)
     }
@@ -87,6 +100,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         disarm()
         timer?.cancel()
         timer = nil
+        if countedConnection, let peer = peerAddress {
+            countedConnection = false
+            server.requestGuard?.connectionClosed(peer)
+        }
         server.unregister(self)
         context.fireChannelInactive()
     }
@@ -287,10 +304,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch server.router.match(head.method, path) {
         case .found(let route, let parameters):
             template = route.template
+            let client =
+                server.requestGuard?.clientAddress(
+                    peer: peerAddress, forwardedFor: head.headers.first(name: "x-forwarded-for")) ?? peerAddress
             let request = RequestContext(
                 head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, remoteAddress: remoteAddress, principal: nil,
-                threadPool: server.threadPool)
+                eventLoop: context.eventLoop, remoteAddress: client?.description, clientAddress: client,
+                principal: nil, threadPool: server.threadPool)
             result = server.run(route, request)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
@@ -371,7 +391,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             metadata: [
                 "request_id": "\(requestID)", "method": "\(head.method.rawValue)", "route": "\(template)",
                 "status": "\(status.code)", "duration_ms": .stringConvertible((elapsed * 1000).rounded() / 1000),
-                "remote": "\(remoteAddress ?? "-")",
+                "remote": "\(peerAddress?.description ?? "-")",
             ])
     }
 

@@ -1,4 +1,5 @@
 import JadeAuth
+import JadeCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -35,8 +36,12 @@ public struct RequestContext {
     public let parameters: [String: String]
     public let requestID: String
     public let eventLoop: EventLoop
-    /// The peer's address as text (the client address rules of API.md apply on top of it).
+    /// The client address as text (the peer, or the X-Forwarded-For address a trusted proxy
+    /// vouches for); used in audit events and rate-limit keys.
     public let remoteAddress: String?
+    /// The client address, parsed.
+    public let clientAddress: IPAddress?
+
     /// The verified caller (nil on open routes).
     public internal(set) var principal: Principal?
     /// Where blocking work (SQLite, password hashing) runs.
@@ -67,8 +72,9 @@ public struct RequestContext {
         guard let query else { return [:] }
         var items: [String: String] = [:]
         for pair in query.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let rawKey = kv.first, !rawKey.isEmpty else { continue }
+            let key = String(rawKey).removingPercentEncoding ?? String(rawKey)
             let value =
                 kv.count > 1
                 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""

@@ -1,5 +1,6 @@
 import CJadeShm
 import Foundation
+import JadeAuth
 import JadeShared
 import Logging
 import NIOCore
@@ -48,6 +49,8 @@ public final class ServerContext: @unchecked Sendable {
     public let gate: Gatekeeper?
     /// Where blocking work runs.
     public let threadPool: NIOThreadPool?
+    /// Rate limits, connection counts and IP blocks (nil: none).
+    public let requestGuard: RequestGuard?
     /// The worker's record in shared memory, when running under the master.
     let record: WorkerRecord?
     private let inFlight: UnsafeMutablePointer<Int64>?
@@ -64,8 +67,10 @@ public final class ServerContext: @unchecked Sendable {
 
     public init(
         eventLoop: EventLoop, router: Router, limits: HTTPLimits, logger: Logger, accessLog: Bool,
-        record: WorkerRecord?, gate: Gatekeeper? = nil, threadPool: NIOThreadPool? = nil
+        record: WorkerRecord?, gate: Gatekeeper? = nil, threadPool: NIOThreadPool? = nil,
+        requestGuard: RequestGuard? = nil
     ) {
+        self.requestGuard = requestGuard
         self.gate = gate
         self.threadPool = threadPool
         self.eventLoop = eventLoop
@@ -147,34 +152,66 @@ public final class ServerContext: @unchecked Sendable {
 }
 
 extension ServerContext {
-    /// Admits the request through the route's policy, then runs its handler.
+    /// Checks the block list and the global limit, admits the request through the route's
+    /// policy, then runs its handler.
     func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
+        // Health and metrics are never blocked or limited (load balancers and scrapers).
+        let exempt = route.template.hasPrefix("/health") || route.template.hasPrefix("/metrics")
+        if !exempt, let guardian = requestGuard {
+            if let client = request.clientAddress, let left = guardian.blockRemaining(client) {
+                return .now(
+                    .error(
+                        .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",
+                        headers: [("Retry-After", String(Int(left.rounded(.up))))]))
+            }
+            if let decision = guardian.take(.global, key: "*"), !decision.allowed {
+                return .now(RequestGuard.rejection(decision, "requests to this server").response)
+            }
+        }
         if case .open = route.policy { return route.handler(request) }
         guard let gate else {
             return .now(
                 .error(.internalServerError, code: "internal_error", message: "Authentication is not configured."))
         }
         switch gate.admit(route.policy, request) {
-        case .allowed(let principal):
-            var admitted = request
-            admitted.principal = principal
-            return route.handler(admitted)
+        case .allowed(let principal, let headers):
+            return Self.handle(route, request, principal, headers)
         case .denied(let response):
             return .now(response)
         case .pending(let future):
             return .later(
                 future.flatMap { outcome -> EventLoopFuture<HTTPResponse> in
                     switch outcome {
-                    case .success(let principal):
-                        var admitted = request
-                        admitted.principal = principal
-                        switch route.handler(admitted) {
+                    case .success(let (principal, headers)):
+                        switch Self.handle(route, request, principal, headers) {
                         case .now(let response): return request.eventLoop.makeSucceededFuture(response)
                         case .later(let later): return later
                         }
                     case .failure(let error):
                         return request.eventLoop.makeSucceededFuture(error.response)
                     }
+                })
+        }
+    }
+
+    /// Runs the handler as `principal` and adds `headers` to its response.
+    private static func handle(
+        _ route: Router.Route, _ request: RequestContext, _ principal: Principal, _ headers: [(String, String)]
+    ) -> HandlerResult {
+        var admitted = request
+        admitted.principal = principal
+        let result = route.handler(admitted)
+        guard !headers.isEmpty else { return result }
+        switch result {
+        case .now(var response):
+            response.headers += headers
+            return .now(response)
+        case .later(let future):
+            return .later(
+                future.map { response in
+                    var r = response
+                    r.headers += headers
+                    return r
                 })
         }
     }

@@ -194,6 +194,13 @@ public final class RateLimitTable: @unchecked Sendable {
         return RateLimitDecision(result, burst: burst)
     }
 
+    /// Gives `amount` tokens back to the bucket of a precomputed key (capped at the burst).
+    public func refund(
+        _ key: RateLimitKey, rate: Double, burst: Double, amount: Double = 1, now: UInt64 = monotonicNanoseconds()
+    ) {
+        _ = jade_rl_refund(table, key.raw, now, rate, burst, amount)
+    }
+
     /// Forgets the bucket of (kind, key) (admin unblock): its next request starts full. Returns
     /// whether there was one.
     @discardableResult

@@ -103,6 +103,9 @@ public struct SegmentHeader: @unchecked Sendable {
     public var workerRestarts: UInt64 { jade_load_u64(fieldPointer(pointer, \.worker_restarts)) }
     public func noteWorkerRestart() { _ = jade_add_u64(fieldPointer(pointer, \.worker_restarts), 1) }
     public var reloads: UInt64 { jade_load_u64(fieldPointer(pointer, \.reloads)) }
+    /// Bumped whenever the IP block list changes; workers reload their copy when it moves.
+    public var blocksEpoch: UInt64 { jade_load_u64(fieldPointer(pointer, \.blocks_epoch)) }
+    public func bumpBlocksEpoch() { _ = jade_add_u64(fieldPointer(pointer, \.blocks_epoch), 1) }
     public func noteReload() { _ = jade_add_u64(fieldPointer(pointer, \.reloads), 1) }
 }
 

@@ -30,6 +30,7 @@ public enum Migrations {
         }
         AuthMigrations.register(&m)
         VectorMigrations.register(&m)
+        SecurityMigrations.register(&m)
         return m
     }
 

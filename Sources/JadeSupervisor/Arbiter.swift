@@ -217,8 +217,11 @@ public final class Arbiter {
             "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
         ]
         // The configuration (secrets included) reaches workers through fd 5, never the environment.
-        return env.filter { !stripped.contains($0.key) && !$0.key.hasPrefix("JADEVECTORDB_") }
-            .map { "\($0.key)=\($0.value)" }.sorted()
+        var out = env.filter { !stripped.contains($0.key) && !$0.key.hasPrefix("JADEVECTORDB_") }
+        // A crashing worker must exit at once (the master replaces it), not spend seconds in the
+        // runtime's interactive backtracer; the crash message still reaches the log.
+        if out["SWIFT_BACKTRACE"] == nil { out["SWIFT_BACKTRACE"] = "enable=no" }
+        return out.map { "\($0.key)=\($0.value)" }.sorted()
     }
 
     static func configMemfd(_ resolved: ResolvedConfig) throws -> Int32 {

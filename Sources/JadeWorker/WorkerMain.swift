@@ -74,7 +74,10 @@ public enum WorkerMain {
         let auth = AuthService(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
-        AuthRoutes(auth: auth).register(on: router)
+        let requestGuard = RequestGuard(
+            config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
+        AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
+        SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
         let vectors: VectorStore
         do {
@@ -87,7 +90,7 @@ public enum WorkerMain {
         VectorRoutes(vectors: vectors, auth: auth).register(on: router)
         HealthRoutes(segment: segment, record: record, store: store, vectors: vectors, threadPool: threadPool)
             .register(on: router)
-        let gate = Gatekeeper(auth: auth, threadPool: threadPool)
+        let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
 
         let limits = HTTPLimits(
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
@@ -95,7 +98,7 @@ public enum WorkerMain {
             keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000))
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
-            record: record, gate: gate, threadPool: threadPool)
+            record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
         do {
             try server.start()

@@ -150,6 +150,10 @@ int jade_rl_peek(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now_ns, double 
 /// Forgets the bucket of `key` (admin unblock): its next take starts full. Returns 1 when a
 /// bucket was removed, 0 when there was none, or a negative errno when the lock failed.
 int jade_rl_reset(jade_rl_table_t *t, jade_rl_key_t key);
+/// Gives `amount` tokens back to an existing bucket (capped at burst): a bucket used as a
+/// counter of things held, such as open connections per client address. Returns 1 when the
+/// bucket existed, 0 when not, negative errno on bad arguments or a lock failure.
+int jade_rl_refund(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rate, double burst, double amount);
 /// Counters and geometry.
 void jade_rl_stats(const jade_rl_table_t *t, jade_rl_stats_t *out);
 /// Entries whose bucket is not full at `now_ns` (a lock-free scan of the whole table, for

@@ -59,7 +59,8 @@ typedef struct {
     uint64_t global_epoch;       /* live: bumped to invalidate every cached permission */
     uint64_t ratelimit_offset;   /* byte offset of the rate-limit table region (page-aligned; 0: none) */
     uint64_t ratelimit_size;     /* its size in bytes (see CJadeRateLimit.h) */
-    uint64_t reserved[21];
+    uint64_t blocks_epoch;       /* live: bumped whenever an IP block is added or removed */
+    uint64_t reserved[20];
 } jade_shm_header_t;
 
 _Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");

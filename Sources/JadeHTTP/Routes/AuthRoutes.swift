@@ -5,8 +5,19 @@ import JadeAuth
 /// two-factor authentication, API keys.
 public struct AuthRoutes {
     let auth: AuthService
+    let requestGuard: RequestGuard?
 
-    public init(auth: AuthService) { self.auth = auth }
+    public init(auth: AuthService, requestGuard: RequestGuard? = nil) {
+        self.auth = auth
+        self.requestGuard = requestGuard
+    }
+
+    /// Takes from `limit`'s bucket; returns the RateLimit-* headers, or throws the 429.
+    func limited(_ limit: RequestGuard.Limit, key: String, _ what: String) throws -> [(String, String)] {
+        guard let decision = requestGuard?.take(limit, key: key) else { return [] }
+        guard decision.allowed else { throw RequestGuard.rejection(decision, what) }
+        return RequestGuard.headers(decision)
+    }
 
     public func register(on router: Router) {
         let any: AccessPolicy = .authenticated(allowing: [.passwordExpired, .twoFactorEnrollment])
@@ -38,12 +49,15 @@ public struct AuthRoutes {
                 guard (username == nil) != (email == nil) else {
                     throw APIError.invalid("Send exactly one of \"username\" or \"email\".")
                 }
+                let headers = try limited(
+                    .passwordReset, key: (username ?? email ?? "").lowercased(),
+                    "password reset requests for this account")
                 try auth.requestPasswordReset(username: username, email: email, ip: r.remoteAddress)
                 return .json(
                     .object([
                         "status": .string("accepted"),
                         "message": .string("If the account exists, a reset token has been sent."),
-                    ]), status: .accepted)
+                    ]), status: .accepted, headers: headers)
             }
         }
         router.add(.POST, "/v1/auth/password-reset/confirm") { r in
@@ -98,28 +112,39 @@ public struct AuthRoutes {
     }
 
     func register(_ r: RequestContext) throws -> HTTPResponse {
+        let headers = try limited(.registration, key: r.remoteAddress ?? "-", "registrations from this address")
         let body = try JSONBody(r)
         try body.allowOnly(["username", "password", "email"])
         let user = try auth.register(
             username: body.requiredString("username", maxBytes: 64),
             password: body.requiredString("password", maxBytes: 4096),
             email: body.string("email", maxBytes: 254), ip: r.remoteAddress)
-        return .json(.object(["user": AuthJSON.user(user)]), status: .created)
+        return .json(.object(["user": AuthJSON.user(user)]), status: .created, headers: headers)
     }
 
     func login(_ r: RequestContext) throws -> HTTPResponse {
+        let headers = try limited(.login, key: r.remoteAddress ?? "-", "login attempts from this address")
         let body = try JSONBody(r)
         try body.allowOnly(["username", "password", "totp"])
-        let result = try auth.login(
-            username: body.requiredString("username", maxBytes: 256),
-            password: body.requiredString("password", maxBytes: 4096),
-            totp: body.string("totp", maxBytes: 16), ip: r.remoteAddress)
+        let result: AuthService.LoginResult
+        do {
+            result = try auth.login(
+                username: body.requiredString("username", maxBytes: 256),
+                password: body.requiredString("password", maxBytes: 4096), totp: body.string("totp", maxBytes: 16),
+                ip: r.remoteAddress)
+        } catch AuthError.unauthenticated {
+            requestGuard?.loginFailed(r.clientAddress)
+            var error = APIError.from(AuthError.unauthenticated)!
+            error.headers += headers
+            throw error
+        }
+        requestGuard?.loginSucceeded(r.clientAddress)
         var fields: [String: JSON] = [
             "token": .string(result.token), "expires_at": AuthJSON.time(result.expiresAt),
             "user": AuthJSON.user(result.user),
         ]
         if let restriction = result.restriction { fields["restriction"] = .string(restriction.rawValue) }
-        return .json(.object(fields), headers: [("Cache-Control", "no-store")])
+        return .json(.object(fields), headers: [("Cache-Control", "no-store")] + headers)
     }
 
     func me(_ r: RequestContext) throws -> HTTPResponse {

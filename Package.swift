@@ -73,6 +73,7 @@ let package = Package(
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
 
+        .testTarget(name: "JadeStoreTests", dependencies: ["JadeStore", "JadeConfig", "CJadeShm"]),
         .testTarget(name: "JadeAuthTests", dependencies: ["JadeAuth", "JadeStore", "JadeConfig", "JadeShared"]),
         .target(name: "CJadeShmTestSupport", dependencies: ["CJadeShm"], path: "Tests/CJadeShmTestSupport"),
         .testTarget(name: "JadeSharedTests", dependencies: ["JadeShared", "CJadeShm", "CJadeShmTestSupport"]),

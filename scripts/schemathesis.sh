@@ -9,6 +9,13 @@
 # script only ever talks to 127.0.0.1. Exit status: 0 when every check passes, non-zero on any
 # failure or error (Schemathesis's own status), 2 on bad usage.
 #
+# Run the server with 127.0.0.1 on the allowlist and rate limits far above what a run sends, as
+# Tests/IntegrationTests/ToolingTests.swift does:
+#   JADEVECTORDB_SECURITY_IP_ALLOWLIST=127.0.0.1/32, and 1000000 for every
+#   JADEVECTORDB_RATE_LIMITS_{LOGIN,REGISTRATION,PASSWORD_RESET,API,GLOBAL}_{LIMIT,BURST}.
+# Otherwise the run's random failed logins get 127.0.0.1 blocked and its pace exhausts the
+# limits: every later answer is then 403 `ip_blocked` or 429 (conforming, but no handler runs).
+#
 # Without ST_AUTH_TOKEN every protected route is exercised unauthenticated (it must answer 401
 # to everything). With ST_AUTH_TOKEN (a session token of an administrator, from
 # `POST /v1/auth/login`), every request carries `Authorization: Bearer $ST_AUTH_TOKEN`, so the
@@ -33,7 +40,9 @@ readonly AUTH_TOKEN="${ST_AUTH_TOKEN:-}"
 # - revokeRolePermission: `DELETE /v1/admin/roles/admin/permissions/admin` takes every
 #   administrator's rights.
 # deleteUser stays in: the server refuses to delete the caller (409), and deleting other users
-# (created by the run itself) is harmless.
+# (created by the run itself) is harmless. blockIp stays in: 127.0.0.1 on the allowlist cannot
+# be blocked (409; see above). revokeDatabaseAcl and deleteDatabase stay in: an administrator
+# needs no ACL entry.
 readonly AUTH_EXCLUDED=(logout updateUser removeUserRole revokeRolePermission)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,9 +96,11 @@ auto-signup = false
 # data on these operations only:
 # - a well-formed but wrong one-time secret (reset token, TOTP code), and a generated one is
 #   always wrong;
-# - a global permission scoped to a database (path and query together; the schema cannot say).
+# - a global permission scoped to a database (path and query together; the schema cannot say);
+# - vectors or a query of another dimension than the database's (400 dimension_mismatch), an
+#   empty metadata key, an all-zero query on a cosine database (the schema cannot say).
 [[operations]]
-include-operation-id = ["confirmPasswordReset", "verifyTotp", "disableTotp", "grantRolePermission", "revokeRolePermission"]
+include-operation-id = ["confirmPasswordReset", "verifyTotp", "disableTotp", "grantRolePermission", "revokeRolePermission", "upsertVectors", "searchVectors"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 TOML
 

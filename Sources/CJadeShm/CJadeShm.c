@@ -70,6 +70,8 @@ int jade_shm_create_with_ratelimit(uint64_t ratelimit_capacity, uint32_t policy,
     s->header.segment_size = size;
     s->header.master_pid = getpid();
     s->header.master_started_ns = jade_monotonic_ns();
+    jade_breaker_init(&s->breakers[0]);
+    jade_breaker_init(&s->breakers[1]);
     if (ratelimit_capacity > 0) {
         int rc = jade_rl_init((char *)p + base, size - base, ratelimit_capacity, policy, seed);
         if (rc != 0) { munmap(p, size); close(fd); errno = rc; return -1; }

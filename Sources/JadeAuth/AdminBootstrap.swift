@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import JadeConfig
+import JadeStore
 
 /// First-start creation of the `admin` user, and the change counter that lets command-line
 /// tools (which cannot reach the workers' shared memory) invalidate every worker's caches.
@@ -45,7 +46,7 @@ public enum AdminBootstrap {
     }
 
     /// The database-level change counter (bumped by command-line tools).
-    public static func changeCounter(_ pool: DatabasePool) throws -> Int {
+    public static func changeCounter(_ pool: ResilientPool) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM schema_meta WHERE key = 'auth_epoch'") ?? 0
         }
@@ -53,7 +54,7 @@ public enum AdminBootstrap {
 
     /// Bumps the change counter; the master notices within a second and invalidates every
     /// worker's permission and credential caches.
-    public static func bumpChangeCounter(_ pool: DatabasePool) throws {
+    public static func bumpChangeCounter(_ pool: ResilientPool) throws {
         try pool.write { db in
             try db.execute(sql: "UPDATE schema_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_epoch'")
         }

@@ -1,13 +1,14 @@
 import Foundation
 import GRDB
 import JadeShared
+import JadeStore
 import Logging
 
 /// Users, credentials and grants over the shared SQLite database. Every method that touches the
 /// database blocks: call it off the event loop. Changes bump the permission epochs after they
 /// commit, so every worker's caches drop what the change made stale.
 public final class AuthService: @unchecked Sendable {
-    public let pool: DatabasePool
+    public let pool: ResilientPool
     public let hasher: PasswordHasher
     public let epochs: EpochSource
     public let settings: AuthSettings
@@ -16,7 +17,7 @@ public final class AuthService: @unchecked Sendable {
     let permissionCache: LRUCache<PermissionKey, Bool>
     let credentialCache: LRUCache<Data, Principal>
 
-    public init(pool: DatabasePool, settings: AuthSettings, epochs: EpochSource, logger: Logger) {
+    public init(pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger) {
         self.pool = pool
         self.settings = settings
         self.epochs = epochs

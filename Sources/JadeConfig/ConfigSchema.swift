@@ -134,7 +134,7 @@ public enum ConfigSchema {
             "database.query_timeout_seconds", .int(1...3600), dev: .int(30),
             "Longest a single statement may run before it is interrupted."),
         ConfigKey(
-            "database.busy_timeout_ms", .int(0...60_000), dev: .int(5000),
+            "database.busy_timeout_ms", .int(0...60_000), dev: .int(1000),
             "How long SQLite waits for a lock before reporting SQLITE_BUSY."),
         ConfigKey("database.max_retries", .int(0...10), dev: .int(3), "Retries of a transaction on contention."),
         ConfigKey(

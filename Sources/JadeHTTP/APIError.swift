@@ -1,4 +1,5 @@
 import JadeAuth
+import JadeStore
 import JadeVectors
 import NIOHTTP1
 
@@ -24,6 +25,15 @@ public struct APIError: Error, Sendable {
     /// The API answer for any error a handler may throw.
     public static func from(_ error: Error) -> APIError? {
         if let api = error as? APIError { return api }
+        if let down = error as? StoreUnavailable {
+            let message =
+                down.mode == .readOnly
+                ? "The database accepts no writes right now (\(down.reason)); reads still work. Retry later."
+                : "The database is unavailable right now (\(down.reason)). Retry later."
+            return APIError(
+                .serviceUnavailable, down.mode.rawValue, message,
+                headers: [("Retry-After", String(down.retryAfterSeconds))])
+        }
         if let vectors = error as? VectorStoreError {
             switch vectors {
             case .notFound(let what): return APIError(.notFound, "not_found", sentence("\(what) not found"))
@@ -33,7 +43,10 @@ public struct APIError: Error, Sendable {
                 return APIError(
                     .badRequest, "dimension_mismatch",
                     "The vector has \(got) values; the database's dimension is \(expected).")
-            case .storage: return nil
+            case .storage:
+                return APIError(
+                    .serviceUnavailable, "unavailable", "The vector store failed to complete the request. Retry later.",
+                    headers: [("Retry-After", "1")])
             }
         }
         guard let auth = error as? AuthError else { return nil }

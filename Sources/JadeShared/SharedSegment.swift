@@ -181,3 +181,10 @@ extension SharedSegment {
         _ = jade_add_u64(jade_user_epoch(base, UInt64(bitPattern: userID)), 1)
     }
 }
+
+extension SharedSegment {
+    /// The shared circuit breaker state: 0 for reads, 1 for writes.
+    public func breakerPointer(_ which: Int) -> UnsafeMutablePointer<jade_breaker_t> {
+        jade_breaker(base, Int32(which))
+    }
+}

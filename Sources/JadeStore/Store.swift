@@ -9,18 +9,26 @@ public struct StoreError: Error, CustomStringConvertible {
 
 /// The SQLite database (WAL mode) shared by the master and every worker.
 public final class Store: @unchecked Sendable {
-    /// The connection pool: one writer, concurrent readers.
-    public let pool: DatabasePool
+    /// The connection pool (one writer, concurrent readers) behind the failure policy.
+    public let pool: ResilientPool
     public let path: String
 
-    private init(pool: DatabasePool, path: String) {
+    private init(pool: ResilientPool, path: String) {
         self.pool = pool
         self.path = path
     }
 
+    /// Breakers private to this process, with the default knobs (tools and tests).
+    public static func localBreakers(_ settings: BreakerSettings = .defaults) -> (CircuitBreaker, CircuitBreaker) {
+        (CircuitBreaker(name: "reads", settings: settings), CircuitBreaker(name: "writes", settings: settings))
+    }
+
     /// Opens the database with the project's pragmas: WAL, busy timeout, synchronous mode,
     /// foreign keys. Writes run in `BEGIN IMMEDIATE` transactions (GRDB's pool default).
-    public static func open(_ settings: JadeConfiguration.Database, readerCount: Int? = nil) throws -> Store {
+    public static func open(
+        _ settings: JadeConfiguration.Database, readerCount: Int? = nil,
+        breakers: (CircuitBreaker, CircuitBreaker)? = nil
+    ) throws -> Store {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
         configuration.maximumReaderCount = max(1, readerCount ?? settings.connectionPoolSize)
@@ -34,9 +42,16 @@ public final class Store: @unchecked Sendable {
         }
         let path = settings.databasePath
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
+            let raw = try DatabasePool(path: path, configuration: configuration)
             // Touch the schema so that a corrupt or foreign file fails here, not on first use.
-            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            _ = try raw.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            let (reads, writes) = breakers ?? localBreakers()
+            let pool = ResilientPool(
+                raw: raw, reads: reads, writes: writes,
+                retry: RetrySettings(
+                    maxRetries: settings.maxRetries,
+                    baseDelay: Double(settings.retryBaseDelay.components.attoseconds) / 1e18
+                        + Double(settings.retryBaseDelay.components.seconds)))
             return Store(pool: pool, path: path)
         } catch let error as DatabaseError {
             throw StoreError(description: describe(error, path: path))
@@ -48,13 +63,13 @@ public final class Store: @unchecked Sendable {
     /// Brings the schema up to date (master, before workers start).
     public func migrate() throws {
         do {
-            if try pool.read({ db in try Migrations.migrator.hasBeenSuperseded(db) }) {
+            if try pool.raw.read({ db in try Migrations.migrator.hasBeenSuperseded(db) }) {
                 throw StoreError(
                     description:
                         "database \(path) was written by a newer jadevectordb (unknown migrations); refusing to run an older build on it"
                 )
             }
-            try Migrations.migrator.migrate(pool)
+            try Migrations.migrator.migrate(pool.raw)
         } catch let error as DatabaseError {
             throw StoreError(description: Self.describe(error, path: path))
         }
@@ -92,7 +107,7 @@ public final class Store: @unchecked Sendable {
     /// A real query against the database; returns its latency in seconds.
     public func ping() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM schema_meta") }
+        _ = try pool.raw.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM schema_meta") }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 

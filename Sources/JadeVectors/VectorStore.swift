@@ -191,6 +191,8 @@ public final class VectorStore: @unchecked Sendable {
                     statement,
                     arguments: [snapshot.databaseID, snapshot.generation, snapshot.version, snapshot.name]) ?? false
             }
+        } catch let error as StoreUnavailable {
+            throw error
         } catch let error as DatabaseError {
             throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
         }
@@ -218,6 +220,8 @@ public final class VectorStore: @unchecked Sendable {
             return try store.pool.write(body)
         } catch let error as VectorStoreError {
             throw error
+        } catch let error as StoreUnavailable {
+            throw error
         } catch let error as DatabaseError {
             throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
         } catch {
@@ -230,6 +234,8 @@ public final class VectorStore: @unchecked Sendable {
         do {
             return try store.pool.read(body)
         } catch let error as VectorStoreError {
+            throw error
+        } catch let error as StoreUnavailable {
             throw error
         } catch let error as DatabaseError {
             throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")

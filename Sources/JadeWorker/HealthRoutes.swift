@@ -59,15 +59,18 @@ struct HealthRoutes {
             } catch {
                 lastError = "\(error)"
             }
+            let reads = store.pool.reads.view()
+            let writes = store.pool.writes.view()
             let writable =
                 access(store.path, W_OK) == 0 && access((store.path as NSString).deletingLastPathComponent, W_OK) == 0
+                && writes.state == .closed
             database["reachable"] = .bool(reachable)
             database["wal_bytes"] = .int(Int(store.walBytes))
             database["read_only"] = .bool(!writable)
             if let lastError { database["error"] = .string(lastError) }
             let (alive, expected) = workerCounts()
             let status: String
-            if !reachable {
+            if !reachable || reads.state == .open {
                 status = "unavailable"
             } else if !writable {
                 status = "degraded"
@@ -78,6 +81,7 @@ struct HealthRoutes {
                 "status": .string(status),
                 "database": .object(database),
                 "workers": .object(["alive": .int(alive), "expected": .int(expected)]),
+                "circuit_breaker": Self.breakers(reads, writes),
             ]
             if reachable, let stats = try? vectors.stats() {
                 fields["vector_store"] = .object([
@@ -87,7 +91,31 @@ struct HealthRoutes {
             }
             let body: JSON = .object(fields)
             if status == "healthy" { return .json(body) }
+            // Retry-After: until the open circuit lets a probe through, at least a second.
             return .json(body, status: .serviceUnavailable, headers: [("Retry-After", "5")])
         }
+    }
+}
+
+extension HealthRoutes {
+    static func breaker(_ v: CircuitBreaker.View) -> JSON {
+        var fields: [String: JSON] = [
+            "state": .string(v.state.rawValue), "failures": .int(v.windowFailures), "calls": .int(v.windowCalls),
+            "transitions": .int(Int(v.transitions)),
+        ]
+        if let kind = v.lastFailureKind { fields["last_error"] = .string("\(kind)") }
+        if let at = v.lastFailureAt { fields["last_error_at"] = .string(ISO8601DateFormatter().string(from: at)) }
+        return .object(fields)
+    }
+
+    /// The worse of the two breakers' states at the top, each in detail below.
+    static func breakers(_ reads: CircuitBreaker.View, _ writes: CircuitBreaker.View) -> JSON {
+        let order: [CircuitBreaker.State] = [.closed, .halfOpen, .open]
+        let worst =
+            order.firstIndex(of: reads.state)! >= order.firstIndex(of: writes.state)! ? reads.state : writes.state
+        return .object([
+            "state": .string(worst.rawValue), "failures": .int(reads.windowFailures + writes.windowFailures),
+            "reads": breaker(reads), "writes": breaker(writes),
+        ])
     }
 }

@@ -60,7 +60,13 @@ public enum WorkerMain {
 
         let store: Store
         do {
-            store = try Store.open(config.database, readerCount: 8)
+            let breakerSettings = BreakerSettings(config)
+            store = try Store.open(
+                config.database, readerCount: 8,
+                breakers: (
+                    CircuitBreaker(name: "reads", shared: segment.breakerPointer(0), settings: breakerSettings),
+                    CircuitBreaker(name: "writes", shared: segment.breakerPointer(1), settings: breakerSettings)
+                ))
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)

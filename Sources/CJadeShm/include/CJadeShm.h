@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "CJadeRateLimit.h"
+#include "CJadeBreaker.h"
 
 #define JADE_SHM_MAGIC 0x3130534544414A00ULL /* "\0JADES01" */
 #define JADE_SHM_VERSION 2u
@@ -72,6 +73,8 @@ typedef struct {
     /// Bumped whenever anything that grants a user permissions changes (roles, groups, ACLs,
     /// activation, sessions, keys); cached decisions stamped with an older value are misses.
     uint64_t user_epochs[JADE_USER_EPOCH_BUCKETS];
+    /// Circuit breakers around SQLite, shared by every worker: [0] reads, [1] writes.
+    jade_breaker_t breakers[2];
 } jade_shm_segment_t;
 
 /// Size in bytes of the fixed part of the segment (header, records, epochs), rounded up to a
@@ -109,6 +112,7 @@ static inline void jade_store_i32(int32_t *p, int32_t v) { __atomic_store_n(p, v
 static inline uint64_t *jade_user_epoch(jade_shm_segment_t *s, uint64_t user_id) {
     return &s->user_epochs[user_id % JADE_USER_EPOCH_BUCKETS];
 }
+static inline jade_breaker_t *jade_breaker(jade_shm_segment_t *s, int which) { return &s->breakers[which]; }
 static inline uint64_t *jade_global_epoch(jade_shm_segment_t *s) { return &s->header.global_epoch; }
 
 static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }

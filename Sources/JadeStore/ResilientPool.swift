@@ -1,0 +1,160 @@
+import CJadeShm
+import Foundation
+import GRDB
+import Logging
+
+/// Retry and breaker settings (config `database.max_retries`, `database.retry_base_delay_ms`).
+public struct RetrySettings: Sendable {
+    public var maxRetries: Int
+    public var baseDelay: TimeInterval
+
+    public init(maxRetries: Int, baseDelay: TimeInterval) {
+        self.maxRetries = maxRetries
+        self.baseDelay = baseDelay
+    }
+
+    /// Delay before retry `attempt` (0-based): base × 2^attempt, with ±20% jitter.
+    public func delay(attempt: Int) -> TimeInterval {
+        let exact = baseDelay * pow(2, Double(attempt))
+        return exact * Double.random(in: 0.8...1.2)
+    }
+}
+
+/// The database as every module uses it: GRDB's pool with the same `read` / `write` calls,
+/// wrapped in the failure policy. Contention (SQLITE_BUSY) is retried with exponential backoff
+/// and jitter, each attempt a fresh transaction (GRDB rolls back a transaction that throws);
+/// hard failures (full, read-only, I/O, corrupt, cannot open) count toward a circuit breaker for
+/// reads or for writes; while a breaker is open, calls fail fast. Failures that the caller
+/// cannot fix surface as `StoreUnavailable` (503 with Retry-After); constraint errors and the
+/// caller's own errors pass through unchanged.
+public final class ResilientPool: @unchecked Sendable {
+    public enum Mode: String, Sendable {
+        case read, write
+    }
+
+    /// The GRDB pool itself (migrations, backups).
+    public let raw: DatabasePool
+    public let reads: CircuitBreaker
+    public let writes: CircuitBreaker
+    public let retry: RetrySettings
+    private let logger = Logger(label: "jadevectordb.store")
+    private let counters = NSLock()
+    private var _retries: UInt64 = 0
+    private var _failures: UInt64 = 0
+
+    public init(raw: DatabasePool, reads: CircuitBreaker, writes: CircuitBreaker, retry: RetrySettings) {
+        self.raw = raw
+        self.reads = reads
+        self.writes = writes
+        self.retry = retry
+    }
+
+    /// Retries and hard failures seen by this process.
+    public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { (_retries, _failures) } }
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try raw.read(body) } }
+    public func unsafeRead<T>(_ body: (Database) throws -> T) throws -> T {
+        try run(.read) { try raw.unsafeRead(body) }
+    }
+    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try raw.write(body) } }
+    public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try run(.write) { try raw.writeWithoutTransaction(body) }
+    }
+
+    public func close() throws { try raw.close() }
+
+    private func unavailable(_ mode: Mode, _ kind: StoreFailureKind?, retryAfter: TimeInterval, reason: String)
+        -> StoreUnavailable
+    {
+        let readOnly = mode == .write && (kind == .full || kind == .readOnly || kind == nil)
+        return StoreUnavailable(
+            mode: readOnly && reads.view().state == .closed ? .readOnly : .unavailable,
+            retryAfterSeconds: max(1, Int(retryAfter.rounded(.up))), reason: reason)
+    }
+
+    func run<T>(_ mode: Mode, _ operation: () throws -> T) throws -> T {
+        let breaker = mode == .read ? reads : writes
+        let (admission, halfOpened) = breaker.admit()
+        if halfOpened {
+            logger.notice("circuit half-open: sending one probe", metadata: ["breaker": "\(breaker.name)"])
+        }
+        if case .reject(let ns) = admission {
+            let last = breaker.view().lastFailureKind
+            throw unavailable(
+                mode, mode == .write ? last : .io, retryAfter: Double(ns) / 1e9,
+                reason:
+                    "the \(breaker.name) circuit is open after repeated \(last.map { "\($0)" } ?? "database") failures")
+        }
+        let probe = admission == .probe
+        var attempt = 0
+        let started = Date()
+        while true {
+            do {
+                let value = try operation()
+                if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
+                return value
+            } catch let error as DatabaseError {
+                let kind = StoreFailureKind.classify(error)
+                switch kind {
+                case .contention:
+                    if attempt < retry.maxRetries {
+                        let delay = retry.delay(attempt: attempt)
+                        counters.withLock { _retries &+= 1 }
+                        logger.warning(
+                            "database busy; retrying",
+                            metadata: [
+                                "mode": "\(mode.rawValue)", "attempt": "\(attempt + 1)",
+                                "delay_ms": "\(Int(delay * 1000))",
+                            ])
+                        Thread.sleep(forTimeInterval: delay)
+                        attempt += 1
+                        continue
+                    }
+                    // Busy says nothing about health: a probe that met it still found the database.
+                    if probe, let change = breaker.record(failed: false, probe: true) { report(breaker, change, nil) }
+                    logger.error(
+                        "database busy after every retry",
+                        metadata: [
+                            "mode": "\(mode.rawValue)", "attempts": "\(attempt + 1)",
+                            "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+                        ])
+                    throw StoreUnavailable(mode: .unavailable, retryAfterSeconds: 1, reason: "the database is busy")
+                case .constraint:
+                    if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
+                    throw error
+                case .bug:
+                    if probe { breaker.record(failed: false, probe: true) }
+                    logger.critical(
+                        "database misuse (a bug)", metadata: ["mode": "\(mode.rawValue)", "error": "\(error)"])
+                    throw error
+                default:
+                    counters.withLock { _failures &+= 1 }
+                    let change = breaker.record(failed: true, probe: probe, kind: kind)
+                    logger.error(
+                        "database failure",
+                        metadata: ["mode": "\(mode.rawValue)", "kind": "\(kind)", "error": "\(error.message ?? "")"])
+                    if let change { report(breaker, change, kind) }
+                    throw unavailable(
+                        mode, kind, retryAfter: change == .open ? breakerOpenTime(breaker) : 1,
+                        reason: "database \(kind)")
+                }
+            } catch {
+                // The caller's own error (validation, not found): the database answered.
+                if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
+                throw error
+            }
+        }
+    }
+
+    private func breakerOpenTime(_ breaker: CircuitBreaker) -> TimeInterval { Double(breaker.config.open_ns) / 1e9 }
+
+    private func report(_ breaker: CircuitBreaker, _ state: CircuitBreaker.State, _ kind: StoreFailureKind?) {
+        if state == .open {
+            logger.critical(
+                "circuit opened: failing fast",
+                metadata: ["breaker": "\(breaker.name)", "kind": "\(kind.map { "\($0)" } ?? "-")"])
+        } else {
+            logger.notice("circuit closed: the database answers again", metadata: ["breaker": "\(breaker.name)"])
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Fault injection helpers.
+enum FaultInjection {
+    /// Whether this process may mount a tmpfs (root in CI); probed once.
+    static let canMount: Bool = {
+        let dir = TemporaryDirectory()
+        let probe = dir.path + "/probe"
+        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        guard
+            (try? runCommand(["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], executable: "/bin/mount"))?.status == 0
+        else { return false }
+        _ = try? runCommand([probe], executable: "/bin/umount")
+        return true
+    }()
+
+    /// Holds SQLite's write lock on `database` for `seconds` from another process; returns once
+    /// the lock is held.
+    static func holdWriteLock(_ database: String, seconds: Double) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+            c.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            time.sleep(float(sys.argv[2]))
+            c.execute("COMMIT")
+            """, database, String(seconds),
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let line = pipe.fileHandleForReading.availableData
+        guard String(decoding: line, as: UTF8.self).contains("locked") else {
+            throw TestFailure("the lock holder did not take the lock")
+        }
+        return process
+    }
+}
+
+extension Integration {
+    /// SQLite failures: retries, the shared circuit breaker, read-only degradation, recovery.
+    @Suite struct Resilience {
+        static let adminPassword = "admin-password-for-tests"
+
+        @Test func contentionIsRetriedAndThenAnswered503WithoutARestart() throws {
+            let server = try ServerProcess(workers: 2, environment: ["JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword])
+            try server.waitHealthy()
+            let api = APIClient(port: server.port)
+            let admin = APIClient.Credential.bearer(try api.login("admin", Self.adminPassword))
+            let db = server.dataDirectory + "/jadevectordb.sqlite"
+            // Held for less than the retry budget (1 s busy timeout x 4 attempts + backoff): late success.
+            let short = try FaultInjection.holdWriteLock(db, seconds: 1.5)
+            let started = Date()
+            #expect(try api.call("POST", "/v1/admin/groups", ["name": "late"], as: admin).status == 201)
+            #expect(Date().timeIntervalSince(started) > 1.0)
+            short.waitUntilExit()
+            // Held for longer: 503 with Retry-After, and reads keep working meanwhile.
+            let long = try FaultInjection.holdWriteLock(db, seconds: 9)
+            let busy = try api.call("POST", "/v1/admin/groups", ["name": "never"], as: admin)
+            #expect(busy.status == 503)
+            #expect(busy.errorCode == "unavailable")
+            #expect(busy.headers["retry-after"] != nil)
+            #expect(try api.call("GET", "/v1/admin/groups", as: admin).status == 200)
+            long.waitUntilExit()
+            // Recovery without a restart; contention never opened the circuit.
+            #expect(try api.call("POST", "/v1/admin/groups", ["name": "after"], as: admin).status == 201)
+            let health = try api.call("GET", "/health/db")
+            #expect(((health.json?["circuit_breaker"] as? [String: Any])?["state"] as? String) == "closed")
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
+        @Test(.enabled(if: FaultInjection.canMount, "needs to mount a tmpfs (root)"))
+        func fullDiskMakesWritesReadOnlyOpensTheCircuitEverywhereAndRecovers() throws {
+            let dir = TemporaryDirectory()
+            let mountPoint = dir.path + "/small"
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            #expect(
+                try runCommand(["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint], executable: "/bin/mount").status
+                    == 0)
+            defer { _ = try? runCommand(["-l", mountPoint], executable: "/bin/umount") }
+            let server = try ServerProcess(
+                workers: 3,
+                environment: [
+                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword, "JADEVECTORDB_DATA_DIR": mountPoint + "/data",
+                    "JADEVECTORDB_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "3",
+                    "JADEVECTORDB_CIRCUIT_BREAKER_MINIMUM_CALLS": "3",
+                    "JADEVECTORDB_CIRCUIT_BREAKER_OPEN_TIMEOUT_SECONDS": "2",
+                ], directory: dir)
+            try server.waitHealthy()
+            let api = APIClient(port: server.port)
+            let admin = APIClient.Credential.bearer(try api.login("admin", Self.adminPassword))
+            #expect(try api.call("POST", "/v1/admin/groups", ["name": "before"], as: admin).status == 201)
+            // Fill the disk.
+            let filler = mountPoint + "/filler"
+            _ = try runCommand(["if=/dev/zero", "of=\(filler)", "bs=1M", "count=64"], executable: "/bin/dd")
+            var statuses: [Int] = []
+            var codes: [String] = []
+            for i in 0..<8 {
+                let reply = try api.call("POST", "/v1/admin/groups", ["name": "g\(i)"], as: admin)
+                statuses.append(reply.status)
+                codes.append(reply.errorCode ?? "")
+            }
+            #expect(statuses.allSatisfy { $0 == 503 }, "\(statuses)")
+            #expect(codes.allSatisfy { $0 == "read_only" }, "\(codes)")
+            // Reads keep working.
+            let groups = try api.call("GET", "/v1/admin/groups", as: admin)
+            #expect(groups.status == 200)
+            // The write circuit is open on every worker (one shared state), and health says degraded.
+            var seen: [Int: String] = [:]
+            for _ in 0..<200 where seen.count < 3 {
+                let c = try HTTPConnection(port: server.port)
+                let slot = (try c.request("GET", "/health").json?["worker"] as? [String: Any])?["slot"] as? Int
+                let db = try c.request("GET", "/health/db")
+                #expect(db.status == 503)
+                let writes =
+                    ((db.json?["circuit_breaker"] as? [String: Any])?["writes"] as? [String: Any])?["state"] as? String
+                if let slot { seen[slot] = "\(db.json?["status"] as? String ?? "?")/\(writes ?? "?")" }
+            }
+            #expect(seen.count == 3 && seen.values.allSatisfy { $0 == "degraded/open" }, "\(seen)")
+            // Space returns: within the open timeout one probe closes the circuit; writes work again.
+            try FileManager.default.removeItem(atPath: filler)
+            let deadline = Date().addingTimeInterval(10)
+            var recovered = false
+            while Date() < deadline && !recovered {
+                recovered = try api.call("POST", "/v1/admin/groups", ["name": "recovered"], as: admin).status == 201
+                if !recovered { usleep(250_000) }
+            }
+            #expect(recovered)
+            #expect(try api.call("GET", "/health/db").json?["status"] as? String == "healthy")
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+    }
+}

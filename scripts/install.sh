@@ -15,7 +15,7 @@
 # DynamicUser=yes), not here. Exit status: 0 done, 1 failure, 2 usage.
 set -euo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 prefix="/"
 binary="$repo/.build/release/jadevectordb"
 dry_run=0

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 readonly HADOLINT_VERSION="${HADOLINT_VERSION:-2.15.1}"
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 venv="$repo/.venv-tools"
 dockerfile="${1:-$repo/docker/Dockerfile}"
 

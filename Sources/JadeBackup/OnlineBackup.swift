@@ -71,7 +71,9 @@ public enum OnlineBackup {
             throw BackupError(
                 "segment files kept changing under the backup (last: \(lastVanished)); \(attempts) attempts failed")
         } catch {
-            if createdDestination { try? FileManager.default.removeItem(atPath: destination) } else {
+            if createdDestination {
+                try? FileManager.default.removeItem(atPath: destination)
+            } else {
                 try? clearContents(of: destination)
             }
             if let error = error as? BackupError { throw error }
@@ -109,7 +111,8 @@ public enum OnlineBackup {
                 }
                 segments.append(
                     OpenSegment(
-                        info: info, sourcePath: vectorsSource + "/" + name, fd: fd, length: Int64(committed) * Int64(VectorStore.rowBytes(dimension: dimension))
+                        info: info, sourcePath: vectorsSource + "/" + name, fd: fd,
+                        length: Int64(committed) * Int64(VectorStore.rowBytes(dimension: dimension))
                     ))
             }
             try copyQueue.inDatabase { copy in try db.backup(to: copy) }

@@ -63,7 +63,8 @@ extension JadeCommand {
             do {
                 if verifyOnly {
                     let manifest = try BackupVerifier.verify(source)
-                    print("backup OK: \(source) (created \(manifest.createdAt), \(manifest.files.count) files verified)")
+                    print(
+                        "backup OK: \(source) (created \(manifest.createdAt), \(manifest.files.count) files verified)")
                     return
                 }
                 let (resolved, _) = try environment.load()

@@ -37,7 +37,9 @@ extension JadeCommand {
             let status = HealthProbe.status(host: host, port: target!, path: path, timeoutSeconds: timeout)
             guard status == 200 else {
                 FileHandle.standardError.write(
-                    Data("jadevectordb: \(path) on \(host):\(target!) answered \(status.map(String.init) ?? "nothing")\n".utf8))
+                    Data(
+                        "jadevectordb: \(path) on \(host):\(target!) answered \(status.map(String.init) ?? "nothing")\n"
+                            .utf8))
                 throw ExitCode(1)
             }
             print("healthy: \(path) on \(host):\(target!) answered 200")

@@ -45,7 +45,7 @@ public enum BackupVerifier {
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
-            throw BackupError("cannot open \(path): \(error)")
+            throw BackupError("\(path) is not a usable SQLite database: \(error)")
         }
         defer { try? queue.close() }
         do {

@@ -18,8 +18,13 @@ extension Integration.Deployment {
     static func startWithDatabase(directory: TemporaryDirectory = TemporaryDirectory(), create: Bool = true) throws
         -> (ServerProcess, APIClient, APIClient.Credential)
     {
+        // The test reads back every vector one request at a time: lift the per-key API limit.
         let server = try ServerProcess(
-            workers: 2, environment: ["JADEVECTORDB_ADMIN_PASSWORD": adminPassword], directory: directory)
+            workers: 2,
+            environment: [
+                "JADEVECTORDB_ADMIN_PASSWORD": adminPassword, "JADEVECTORDB_RATE_LIMITS_API_LIMIT": "1000000",
+                "JADEVECTORDB_RATE_LIMITS_API_BURST": "1000000",
+            ], directory: directory)
         try server.waitHealthy()
         let api = APIClient(port: server.port)
         let admin = APIClient.Credential.bearer(try api.login("admin", adminPassword))
@@ -154,9 +159,14 @@ extension Integration.Deployment {
         // A damaged database file.
         let damaged = backups.path + "/damaged"
         try FileManager.default.copyItem(atPath: good, toPath: damaged)
-        let handle = try #require(FileHandle(forUpdatingAtPath: damaged + "/jadevectordb.sqlite"))
-        try handle.seek(toOffset: 4096 + 100)
-        handle.write(Data(repeating: 0xA5, count: 512))
+        // Garbage over the b-tree page header of every page but the first.
+        let databaseFile = damaged + "/jadevectordb.sqlite"
+        let pages = Int(try FileManager.default.attributesOfItem(atPath: databaseFile)[.size] as! NSNumber) / 4096
+        let handle = try #require(FileHandle(forUpdatingAtPath: databaseFile))
+        for page in 1..<pages {
+            try handle.seek(toOffset: UInt64(page * 4096))
+            handle.write(Data(repeating: 0xA5, count: 12))
+        }
         try handle.close()
         let damagedResult = try Self.jade(["restore", "--verify-only", damaged], data: TemporaryDirectory().path)
         #expect(damagedResult.status == 1)

@@ -71,7 +71,7 @@ extension Integration {
             #expect(changes.count == 1, "\(second.output)")  // only logging.json.dist
             // The installed configuration is valid for the installed binary.
             let check = try runCommand(
-                [root.path + "/usr/local/bin/jadevectordb", "check-config", "--env", "development"],
+                ["check-config", "--env", "development"],
                 environment: ["JADEVECTORDB_CONFIG_DIR": root.path + "/etc/jadevectordb"],
                 executable: root.path + "/usr/local/bin/jadevectordb")
             #expect(check.status == 0, "\(check.output)")

@@ -64,10 +64,19 @@ let package = Package(
             name: "JadeSupervisor",
             dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "CJadeShm", "CSystemd"]
         ),
+        // Online backup and verified restore of a data directory (SQLite snapshot + segment files).
+        .target(
+            name: "JadeBackup",
+            dependencies: [
+                "JadeConfig", "JadeCore", "JadeStore", "JadeVectors",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "JadeCLI",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth",
+                "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth", "JadeBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -22,7 +22,10 @@ struct JadeCommand: ParsableCommand {
             Exit codes: 0 clean stop, 1 runtime failure, 2 invalid configuration or usage.
             """,
         version: JadeVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Admin.self, Version.self]
+        subcommands: [
+            Serve.self, CheckConfig.self, Migrate.self, Admin.self, Backup.self, Restore.self, Healthcheck.self,
+            ConfigReference.self, Version.self,
+        ]
     )
 }
 

@@ -367,9 +367,15 @@ extension AuthService {
             throw AuthError.invalid("principal must be user:ID or group:NAME")
         }
         var affectedUser: Int64?
+        // One spelling per principal: user ids are stored in canonical decimal ("user:041" is "41").
+        let canonicalUser: Int64? = parts[0] == "user" ? Int64(parts[1]).flatMap { $0 > 0 ? $0 : nil } : nil
+        if parts[0] == "user" && canonicalUser == nil {
+            throw AuthError.invalid("principal must be user:ID or group:NAME")
+        }
+        let principalName = canonicalUser.map(String.init) ?? parts[1]
         try pool.write { db in
             if parts[0] == "user" {
-                guard let id = Int64(parts[1]),
+                guard let id = canonicalUser,
                     try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == true
                 else { throw AuthError.notFound("no such user") }
                 affectedUser = id
@@ -383,12 +389,12 @@ extension AuthService {
                 try db.execute(
                     sql:
                         "INSERT OR IGNORE INTO acl_entries (database, principal_type, principal, permission) VALUES (?, ?, ?, ?)",
-                    arguments: [database, parts[0], parts[1], permission.rawValue])
+                    arguments: [database, parts[0], principalName, permission.rawValue])
             } else {
                 try db.execute(
                     sql:
                         "DELETE FROM acl_entries WHERE database = ? AND principal_type = ? AND principal = ? AND permission = ?",
-                    arguments: [database, parts[0], parts[1], permission.rawValue])
+                    arguments: [database, parts[0], principalName, permission.rawValue])
             }
             try audit(
                 db, granted ? "acl_granted" : "acl_revoked", actor: actor.username, ip: ip, target: database,

@@ -11,6 +11,14 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses a numeric IPv4 or IPv6 address (no host names, no zone ids). Nil when malformed.
     public init?(_ text: some StringProtocol) {
         let s = String(text)
+        // inet_pton stops at a NUL byte: accept only the characters an address can hold.
+        guard !s.isEmpty, s.utf8.count <= 45,
+            s.utf8.allSatisfy({ b in
+                (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
+                    || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F")) || b == UInt8(ascii: ":")
+                    || b == UInt8(ascii: ".")
+            })
+        else { return nil }
         var v4 = in_addr()
         if s.withCString({ inet_pton(AF_INET, $0, &v4) }) == 1 {
             let b = withUnsafeBytes(of: v4.s_addr) { Array($0) }

@@ -1,10 +1,12 @@
 import Foundation
+import JadeAuth
 import JadeCore
 import JadeHTTP
 import JadeShared
 import JadeStore
 import JadeVectors
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 /// `GET /health` (liveness: never touches the database) and `GET /health/db` (readiness: a
@@ -14,11 +16,14 @@ struct HealthRoutes {
     let record: WorkerRecord
     let store: Store
     let vectors: VectorStore
+    let auth: AuthService
     let threadPool: NIOThreadPool
 
     func register(on router: Router) {
         router.add(.GET, "/health") { request in .now(self.liveness()) }
-        router.add(.GET, "/health/db") { request in .later(self.readiness(on: request.eventLoop)) }
+        router.add(.GET, "/health/db") { request in
+            .later(self.readiness(on: request.eventLoop, authorization: request.head.headers))
+        }
     }
 
     func liveness() -> HTTPResponse {
@@ -47,7 +52,18 @@ struct HealthRoutes {
         return (alive, Int(segment.header.configuredWorkers))
     }
 
-    func readiness(on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
+    /// Whether the request carries an admin credential (details are for administrators only).
+    func isAdmin(_ headers: HTTPHeaders) -> Bool {
+        guard
+            let credential = try? PresentedCredential.parse(
+                authorization: headers.first(name: "authorization"), apiKeyHeader: headers.first(name: "x-api-key")),
+            let principal = auth.cachedPrincipal(for: credential) ?? (try? auth.authenticate(credential, ip: nil))
+        else { return false }
+        return auth.cachedDecision(principal, .admin, database: nil)
+            ?? ((try? auth.authorize(principal, .admin, database: nil)) ?? false)
+    }
+
+    func readiness(on eventLoop: EventLoop, authorization headers: HTTPHeaders) -> EventLoopFuture<HTTPResponse> {
         threadPool.runIfActive(eventLoop: eventLoop) { () -> HTTPResponse in
             var database: [String: JSON] = [:]
             var reachable = false
@@ -89,6 +105,7 @@ struct HealthRoutes {
                     "mapped_bytes": .int(stats.mappedBytes),
                 ])
             }
+            if !isAdmin(headers) { fields = ["status": .string(status)] }
             let body: JSON = .object(fields)
             if status == "healthy" { return .json(body) }
             // Retry-After: until the open circuit lets a probe through, at least a second.

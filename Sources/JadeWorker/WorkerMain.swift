@@ -94,8 +94,10 @@ public enum WorkerMain {
             exit(1)
         }
         VectorRoutes(vectors: vectors, auth: auth).register(on: router)
-        HealthRoutes(segment: segment, record: record, store: store, vectors: vectors, threadPool: threadPool)
-            .register(on: router)
+        HealthRoutes(
+            segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool
+        )
+        .register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
 
         let limits = HTTPLimits(

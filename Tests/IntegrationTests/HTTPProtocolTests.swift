@@ -9,8 +9,10 @@ extension Integration {
     /// HTTP behaviour of a worker: JSON errors, limits, timeouts, keep-alive, request ids.
     @Suite struct HTTPProtocol {
         @Test func healthRoutesAndErrorsFollowTheContract() throws {
-            let server = try ServerProcess(workers: 1)
+            let server = try ServerProcess(
+                workers: 1, environment: ["JADEVECTORDB_ADMIN_PASSWORD": "admin-password-for-tests"])
             try server.waitHealthy()
+            let token = try APIClient(port: server.port).login("admin", "admin-password-for-tests")
             let connection = try HTTPConnection(port: server.port)
             let health = try connection.request("GET", "/health", headers: ["X-Request-Id": "trace-123"])
             #expect(health.status == 200)
@@ -18,7 +20,13 @@ extension Integration {
             #expect(health.json?["status"] as? String == "ok")
             #expect(health.json?["version"] is String)
             // Same connection: keep-alive.
-            let db = try connection.request("GET", "/health/db", headers: ["X-Request-Id": "bad id with spaces"])
+            // Anyone gets the status; details need an admin credential.
+            let anonymous = try connection.request("GET", "/health/db")
+            #expect(anonymous.status == 200)
+            #expect(anonymous.json?.keys.sorted() == ["status"])
+            let db = try connection.request(
+                "GET", "/health/db",
+                headers: ["X-Request-Id": "bad id with spaces", "Authorization": "Bearer \(token)"])
             #expect(db.status == 200)
             #expect(db.headers["x-request-id"] != nil && db.headers["x-request-id"] != "bad id with spaces")
             #expect(db.json?["status"] as? String == "healthy")

@@ -73,7 +73,7 @@ extension Integration {
             long.waitUntilExit()
             // Recovery without a restart; contention never opened the circuit.
             #expect(try api.call("POST", "/v1/admin/groups", ["name": "after"], as: admin).status == 201)
-            let health = try api.call("GET", "/health/db")
+            let health = try api.call("GET", "/health/db", as: admin)
             #expect(((health.json?["circuit_breaker"] as? [String: Any])?["state"] as? String) == "closed")
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
@@ -120,7 +120,8 @@ extension Integration {
             for _ in 0..<200 where seen.count < 3 {
                 let c = try HTTPConnection(port: server.port)
                 let slot = (try c.request("GET", "/health").json?["worker"] as? [String: Any])?["slot"] as? Int
-                let db = try c.request("GET", "/health/db")
+                guard case .bearer(let token) = admin else { return }
+                let db = try c.request("GET", "/health/db", headers: ["Authorization": "Bearer \(token)"])
                 #expect(db.status == 503)
                 let writes =
                     ((db.json?["circuit_breaker"] as? [String: Any])?["writes"] as? [String: Any])?["state"] as? String

@@ -138,6 +138,7 @@ public struct VectorRoutes {
                     .badRequest, "dimension_mismatch",
                     "vectors[\(index)] has \(values.count) values; the database's dimension is \(info.dimension).")
             }
+            if info.metric == .cosine { try Self.checkCosineNorm(values, what: "vectors[\(index)].values") }
             records.append(
                 VectorRecord(
                     id: id, values: values,
@@ -157,6 +158,7 @@ public struct VectorRoutes {
                 .badRequest, "dimension_mismatch",
                 "The query has \(query.count) values; the database's dimension is \(info.dimension).")
         }
+        if info.metric == .cosine { try Self.checkCosineNorm(query, what: "vector") }
         let k = try body.int("k") ?? 10
         var filter: Metadata?
         if let value = body.fields["filter"], value != .null { filter = try Self.metadata(value, what: "filter") }
@@ -177,6 +179,19 @@ public struct VectorRoutes {
             ]))
     }
 
+    /// Largest accepted |value|: 4096 × (1e15)² stays far below float32's maximum.
+    static let maximumMagnitude = 1e15
+
+    /// For cosine databases: a vector must be zero or have a normal (not underflowing) norm, so
+    /// that no score is NaN or infinite.
+    static func checkCosineNorm(_ values: [Float], what: String) throws {
+        var sum: Float = 0
+        for v in values { sum += v * v }
+        if sum != 0 && !(sum >= Float.leastNormalMagnitude) {
+            throw APIError.invalid("\"\(what)\" is too close to zero for cosine similarity.")
+        }
+    }
+
     static func floats(_ value: JSONValue?, what: String) throws -> [Float] {
         guard case .array(let items)? = value else { throw APIError.invalid("\"\(what)\" must be a list of numbers.") }
         var out = [Float]()
@@ -188,9 +203,11 @@ public struct VectorRoutes {
             case .double(let x): d = x
             default: throw APIError.invalid("\"\(what)\" must contain only numbers.")
             }
-            let f = Float(d)
-            guard f.isFinite else { throw APIError.invalid("\"\(what)\" has a value outside the float32 range.") }
-            out.append(f)
+            // Bounded so that no dot product or distance over 4096 dimensions can overflow float32.
+            guard abs(d) <= maximumMagnitude else {
+                throw APIError.invalid("\"\(what)\" has a value outside ±1e15.")
+            }
+            out.append(Float(d))
         }
         return out
     }

@@ -57,10 +57,12 @@ public enum WorkerMain {
             "role": "worker", "pid": "\(getpid())", "slot": "\(record.slot)", "generation": "\(record.generation)",
         ]
         let logger = Logger(label: "jadevectordb.worker")
+        let metrics = WorkerMetrics(segment: segment, record: record)
+        metrics.observeDatabaseErrors()
 
         let store: Store
         do {
-            store = try Store.open(config.database, readerCount: 8)
+            store = try Store.open(config.database, readerCount: 8, observer: metrics.statementObserver)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
@@ -70,12 +72,15 @@ public enum WorkerMain {
         let threadPool = NIOThreadPool(numberOfThreads: 8)
         threadPool.start()
         let eventLoop = group.next()
-        let router = Router()
+        let router = Router(metrics: metrics.http)
         let auth = AuthService(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
+        auth.lockouts = metrics.registry.counter(
+            "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts).")
         let requestGuard = RequestGuard(
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
+        requestGuard.metrics = metrics.http
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
@@ -91,6 +96,15 @@ public enum WorkerMain {
         HealthRoutes(segment: segment, record: record, store: store, vectors: vectors, threadPool: threadPool)
             .register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
+        gate.metrics = metrics.http
+        metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
+        if config.resolved.bool("metrics.enabled") {
+            MetricsRoutes(
+                gate: gate, threadPool: threadPool, scrapeToken: config.resolved.string("secrets.scrape_token"),
+                render: { metrics.render() }
+            ).register(on: router)
+        }
+        metrics.publish(record: record, logger: logger)
 
         let limits = HTTPLimits(
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,

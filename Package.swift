@@ -101,6 +101,10 @@ let package = Package(
         .executableTarget(
             name: "jade-bench-ratelimit", dependencies: ["JadeShared", "CJadeShm"],
             path: "Benchmarks/jade-bench-ratelimit"),
+        // `scripts/bench-metrics.sh`: recording cost (counter, histogram) and scrape time over 8 workers.
+        .executableTarget(
+            name: "jade-bench-metrics", dependencies: ["JadeShared", "CJadeShm"],
+            path: "Benchmarks/jade-bench-metrics"),
         // `scripts/bench-vectors.sh` builds this in release and compares its in-process exact
         // search with faiss and numpy.
         .executableTarget(

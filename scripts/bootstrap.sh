@@ -11,6 +11,7 @@ packages=(
     systemd          # systemd-analyze, used to verify the unit file
     curl             # health checks in scripts
     python3-venv     # schemathesis runs from a private virtualenv
+    prometheus       # promtool checks the /metrics scrape and the alert rules (about 96 MB installed)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -31,10 +32,81 @@ uint64_t jade_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-size_t jade_shm_total_size(uint64_t ratelimit_capacity) {
+size_t jade_metrics_region_size(void) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t raw = (size_t)(JADE_MAX_RECORDS + 1) * JADE_METRICS_CAPACITY * sizeof(uint64_t);
+    return (raw + page - 1) / page * page;
+}
+
+static size_t ratelimit_end(uint64_t ratelimit_capacity) {
     size_t size = jade_shm_segment_size();
     if (ratelimit_capacity > 0) size += jade_rl_region_size(ratelimit_capacity);
     return size;
+}
+
+size_t jade_shm_total_size(uint64_t ratelimit_capacity) {
+    return ratelimit_end(ratelimit_capacity) + jade_metrics_region_size();
+}
+
+int jade_metrics_register_layout(jade_shm_segment_t *s, uint32_t index, uint64_t layout, uint64_t used) {
+    uint64_t expected = 0;
+    if (used > s->header.metrics_capacity ||
+        (!__atomic_compare_exchange_n(&s->header.metrics_layout, &expected, layout, false, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE) &&
+         expected != layout)) {
+        __atomic_store_n(&s->records[index].metrics_excluded, 1, __ATOMIC_RELEASE);
+        return -1;
+    }
+    __atomic_store_n(&s->records[index].metrics_excluded, 0, __ATOMIC_RELEASE);
+    uint64_t cur = __atomic_load_n(&s->header.metrics_used, __ATOMIC_ACQUIRE);
+    while (cur < used &&
+           !__atomic_compare_exchange_n(&s->header.metrics_used, &cur, used, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+    return 0;
+}
+
+void jade_metrics_fold(jade_shm_segment_t *s, uint32_t index) {
+    uint64_t used = __atomic_load_n(&s->header.metrics_used, __ATOMIC_ACQUIRE);
+    uint64_t *rec = jade_metrics_block(s, index);
+    uint64_t *retired = jade_metrics_block(s, JADE_METRICS_RETIRED);
+    int excluded = __atomic_load_n(&s->records[index].metrics_excluded, __ATOMIC_ACQUIRE) != 0;
+    __atomic_add_fetch(&s->header.metrics_fold_seq, 1, __ATOMIC_SEQ_CST); /* odd: folding */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (uint64_t i = 0; i < used; i++) {
+        uint64_t v = __atomic_load_n(&rec[i], __ATOMIC_RELAXED);
+        if (v == 0) continue;
+        if (!excluded) __atomic_add_fetch(&retired[i], v, __ATOMIC_RELAXED);
+        __atomic_store_n(&rec[i], 0, __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&s->header.metrics_fold_seq, 1, __ATOMIC_SEQ_CST); /* even: done */
+}
+
+int jade_metrics_snapshot(jade_shm_segment_t *s, uint64_t *out, uint64_t count) {
+    if (count > s->header.metrics_capacity) count = s->header.metrics_capacity;
+    int attempts = 0;
+    for (;;) {
+        attempts++;
+        uint64_t seq = __atomic_load_n(&s->header.metrics_fold_seq, __ATOMIC_ACQUIRE);
+        if ((seq & 1) && attempts < 1000) {
+            sched_yield();
+            continue;
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        const uint64_t *retired = jade_metrics_block(s, JADE_METRICS_RETIRED);
+        for (uint64_t i = 0; i < count; i++) out[i] = __atomic_load_n(&retired[i], __ATOMIC_RELAXED);
+        for (uint32_t r = 0; r < JADE_MAX_RECORDS; r++) {
+            if (__atomic_load_n(&s->records[r].state, __ATOMIC_ACQUIRE) == JADE_WORKER_FREE ||
+                __atomic_load_n(&s->records[r].metrics_excluded, __ATOMIC_ACQUIRE))
+                continue;
+            const uint64_t *b = jade_metrics_block(s, r);
+            for (uint64_t i = 0; i < count; i++) out[i] += __atomic_load_n(&b[i], __ATOMIC_RELAXED);
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        /* A master that died mid-fold leaves the seqlock odd: give up waiting after 1000 tries. */
+        if (__atomic_load_n(&s->header.metrics_fold_seq, __ATOMIC_ACQUIRE) == seq || attempts >= 1000)
+            return attempts;
+    }
 }
 
 static int random_seed(uint64_t seed[2]) {
@@ -52,6 +124,7 @@ static int random_seed(uint64_t seed[2]) {
 
 int jade_shm_create_with_ratelimit(uint64_t ratelimit_capacity, uint32_t policy, jade_shm_segment_t **out) {
     size_t base = jade_shm_segment_size();
+    size_t rl_end = ratelimit_end(ratelimit_capacity);
     size_t size = jade_shm_total_size(ratelimit_capacity);
     uint64_t seed[2];
     if (ratelimit_capacity > 0 && random_seed(seed) != 0) return -1;
@@ -73,11 +146,13 @@ int jade_shm_create_with_ratelimit(uint64_t ratelimit_capacity, uint32_t policy,
     jade_breaker_init(&s->breakers[0]);
     jade_breaker_init(&s->breakers[1]);
     if (ratelimit_capacity > 0) {
-        int rc = jade_rl_init((char *)p + base, size - base, ratelimit_capacity, policy, seed);
+        int rc = jade_rl_init((char *)p + base, rl_end - base, ratelimit_capacity, policy, seed);
         if (rc != 0) { munmap(p, size); close(fd); errno = rc; return -1; }
         s->header.ratelimit_offset = base;
-        s->header.ratelimit_size = size - base;
+        s->header.ratelimit_size = rl_end - base;
     }
+    s->header.metrics_offset = rl_end;
+    s->header.metrics_capacity = JADE_METRICS_CAPACITY;
     __atomic_store_n(&s->header.magic, JADE_SHM_MAGIC, __ATOMIC_RELEASE);
     *out = s;
     return fd;
@@ -98,9 +173,12 @@ int jade_shm_attach(int fd, jade_shm_segment_t **out) {
     const jade_shm_header_t *h = (const jade_shm_header_t *)p;
     uint64_t size = h->segment_size;
     uint64_t rl_off = h->ratelimit_offset, rl_size = h->ratelimit_size;
+    uint64_t m_off = h->metrics_offset;
     int ok = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == JADE_SHM_MAGIC && h->version == JADE_SHM_VERSION &&
              size >= base && size <= (uint64_t)st.st_size &&
-             (rl_off == 0 ? rl_size == 0 : rl_off >= base && rl_size <= size - rl_off);
+             (rl_off == 0 ? rl_size == 0 : rl_off >= base && rl_size <= size - rl_off) &&
+             h->metrics_capacity == JADE_METRICS_CAPACITY && m_off >= base &&
+             m_off + jade_metrics_region_size() <= size;
     munmap(p, base);
     if (!ok) { errno = EPROTO; return -1; }
     p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -166,7 +166,8 @@ extension AuthService {
         let threshold = settings.maxFailedLoginsPerAccount
         let lockFor = settings.lockoutDuration
         let time = now
-        try pool.write { db in
+        let locked = try pool.write { db -> Bool in
+            var locked = false
             if let userID {
                 try db.execute(
                     sql: "UPDATE users SET failed_login_count = failed_login_count + 1 WHERE id = ?",
@@ -178,6 +179,7 @@ extension AuthService {
                     try db.execute(
                         sql: "UPDATE users SET locked_until = ?, failed_login_count = 0 WHERE id = ?",
                         arguments: [time + lockFor, userID])
+                    locked = true
                     try audit(
                         db, "account_locked", actor: nil, ip: ip, target: username, outcome: "locked",
                         details: ["until": time + lockFor])
@@ -186,7 +188,9 @@ extension AuthService {
             try audit(
                 db, "login_failure", actor: nil, ip: ip, target: String(username.prefix(256)), outcome: "failure",
                 details: ["reason": reason])
+            return locked
         }
+        if locked { lockouts?.increment() }
     }
 
     /// Ends the session behind `principal` (every worker stops accepting it at once).

@@ -16,6 +16,9 @@ public final class AuthService: @unchecked Sendable {
     let secretBox: SecretBox
     let permissionCache: LRUCache<PermissionKey, Bool>
     let credentialCache: LRUCache<Data, Principal>
+    /// Counts accounts locked by the failed-login policy
+    /// (`jadevectordb_locked_accounts_total`); set before serving.
+    public var lockouts: MetricCounter?
 
     public init(pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger) {
         self.pool = pool
@@ -38,6 +41,22 @@ public final class AuthService: @unchecked Sendable {
     }
 
     var now: TimeInterval { Date().timeIntervalSince1970 }
+
+    /// Gauges computed at scrape time, in one read transaction: users, unexpired sessions,
+    /// accounts locked now.
+    public func metricsGauges() throws -> (users: Int, activeSessions: Int, lockedAccounts: Int) {
+        let time = now
+        return try pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM users),
+                           (SELECT count(*) FROM sessions WHERE expires_at > ?),
+                           (SELECT count(*) FROM users WHERE locked_until > ?)
+                    """, arguments: [time, time])!
+            return (row[0], row[1], row[2])
+        }
+    }
 
     /// Records a security event in the same transaction as the change it describes.
     func audit(

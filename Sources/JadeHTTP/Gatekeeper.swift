@@ -1,4 +1,5 @@
 import JadeAuth
+import JadeShared
 import NIOCore
 import NIOPosix
 
@@ -15,6 +16,8 @@ public final class Gatekeeper: @unchecked Sendable {
     public let auth: AuthService
     let threadPool: NIOThreadPool
     let requestGuard: RequestGuard?
+    /// Where authentications and permission checks are counted (set before serving).
+    public var metrics: HTTPMetrics?
 
     public init(auth: AuthService, threadPool: NIOThreadPool, requestGuard: RequestGuard? = nil) {
         self.auth = auth
@@ -47,8 +50,13 @@ public final class Gatekeeper: @unchecked Sendable {
         } catch {
             return .denied(APIError.from(error)!.response)
         }
-        if let principal = auth.cachedPrincipal(for: credential) {
-            switch check(policy, principal, request, cachedOnly: true) {
+        let started = monotonicNanoseconds()
+        let isKey: Bool
+        if case .apiKey = credential { isKey = true } else { isKey = false }
+        let cached = auth.cachedPrincipal(for: credential)
+        if let principal = cached {
+            metrics?.recordAuthentication(apiKey: isKey, success: true, nanoseconds: monotonicNanoseconds() &- started)
+            switch check(policy, principal, request, cachedOnly: true, countCache: true) {
             case .success(true):
                 switch limit(principal) {
                 case .success(let headers): return .allowed(principal, headers)
@@ -64,8 +72,20 @@ public final class Gatekeeper: @unchecked Sendable {
             threadPool.runIfActive(eventLoop: request.eventLoop) {
                 () -> Result<(Principal, [(String, String)]), APIError> in
                 do {
-                    let principal = try auth.authenticate(credential, ip: ip)
-                    switch self.check(policy, principal, request, cachedOnly: false) {
+                    // Counted once per request: a cached principal was counted on the loop.
+                    let count = cached == nil ? self.metrics : nil
+                    let start = monotonicNanoseconds()
+                    let principal: Principal
+                    do {
+                        principal = try auth.authenticate(credential, ip: ip)
+                    } catch {
+                        count?.recordAuthentication(
+                            apiKey: isKey, success: false, nanoseconds: monotonicNanoseconds() &- start)
+                        throw error
+                    }
+                    count?.recordAuthentication(
+                        apiKey: isKey, success: true, nanoseconds: monotonicNanoseconds() &- start)
+                    switch self.check(policy, principal, request, cachedOnly: false, countCache: cached == nil) {
                     case .success: return self.limit(principal).map { (principal, $0) }
                     case .failure(let error): return .failure(error)
                     }
@@ -79,9 +99,9 @@ public final class Gatekeeper: @unchecked Sendable {
 
     /// `.success(true)`: allowed; `.success(false)` (cache-only mode): unknown yet;
     /// `.failure`: denied.
-    private func check(_ policy: AccessPolicy, _ principal: Principal, _ request: RequestContext, cachedOnly: Bool)
-        -> Result<Bool, APIError>
-    {
+    private func check(
+        _ policy: AccessPolicy, _ principal: Principal, _ request: RequestContext, cachedOnly: Bool, countCache: Bool
+    ) -> Result<Bool, APIError> {
         var required: (Permission, String?)?
         switch policy {
         case .open:
@@ -98,21 +118,27 @@ public final class Gatekeeper: @unchecked Sendable {
         }
         if let restriction = principal.restriction { return .failure(restricted(restriction)) }
         guard let (permission, database) = required else { return .success(true) }
+        let started = monotonicNanoseconds()
         let granted: Bool
         if let cached = auth.cachedDecision(principal, permission, database: database) {
+            if countCache { metrics?.permissionCacheHits.increment() }
             granted = cached
         } else if cachedOnly {
+            if countCache { metrics?.permissionCacheMisses.increment() }
             return .success(false)
         } else {
+            if countCache { metrics?.permissionCacheMisses.increment() }
             do {
                 granted = try auth.authorize(principal, permission, database: database)
             } catch {
+                metrics?.recordPermission(permission, granted: nil, nanoseconds: monotonicNanoseconds() &- started)
                 return .failure(
                     APIError(
                         .serviceUnavailable, "unavailable", "The permission check failed; retry.",
                         headers: [("Retry-After", "1")]))
             }
         }
+        metrics?.recordPermission(permission, granted: granted, nanoseconds: monotonicNanoseconds() &- started)
         if granted { return .success(true) }
         let what = database.map { "\(permission.rawValue) on database \($0)" } ?? permission.rawValue
         return .failure(APIError(.forbidden, "forbidden", "This needs the \(what) permission."))

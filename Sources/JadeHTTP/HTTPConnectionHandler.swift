@@ -300,10 +300,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             query = nil
         }
         var template = "unmatched"
+        var metrics = server.router.metrics?.unmatched
         let result: HandlerResult
         switch server.router.match(head.method, path) {
         case .found(let route, let parameters):
             template = route.template
+            metrics = route.metrics
             let client =
                 server.requestGuard?.clientAddress(
                     peer: peerAddress, forwardedFor: head.headers.first(name: "x-forwarded-for")) ?? peerAddress
@@ -325,7 +327,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         body = nil
         switch result {
         case .now(let response):
-            respond(context: context, head: head, response: response, requestID: requestID, template: template)
+            respond(
+                context: context, head: head, response: response, requestID: requestID, template: template,
+                metrics: metrics)
         case .later(let future):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.hop(to: context.eventLoop).whenComplete { outcome in
@@ -341,7 +345,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                         message: "The server failed to handle the request; see its logs for request \(requestID).")
                 }
                 handler.respond(
-                    context: context, head: head, response: response, requestID: requestID, template: template)
+                    context: context, head: head, response: response, requestID: requestID, template: template,
+                    metrics: metrics)
             }
         }
     }
@@ -362,9 +367,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func respond(
         context: ChannelHandlerContext, head: HTTPRequestHead, response: HTTPResponse, requestID: String,
-        template: String
+        template: String, metrics: RouteMetrics?
     ) {
         guard state == .processing else { return }
+        if let metrics {
+            let elapsed = (NIODeadline.now() - requestStart).nanoseconds
+            metrics.record(status: Int(response.status.code), nanoseconds: UInt64(max(elapsed, 0)))
+        }
         let keepAlive = head.isKeepAlive && draining == nil
         write(
             context: context, response: response, requestID: requestID, version: head.version,

@@ -100,6 +100,8 @@ public final class Router {
         public let template: String
         public let policy: AccessPolicy
         public let handler: RouteHandler
+        /// Where answers to this route are counted (nil: no metrics).
+        public var metrics: RouteMetrics? = nil
     }
 
     /// The outcome of matching a request.
@@ -110,8 +112,11 @@ public final class Router {
     }
 
     private let root = Node()
+    /// When set before routes are added, every route gets its series
+    /// (`jadevectordb_http_requests_total{route,method,status}` and friends).
+    public var metrics: HTTPMetrics?
 
-    public init() {}
+    public init(metrics: HTTPMetrics? = nil) { self.metrics = metrics }
 
     /// Adds a route. `{name}` segments capture a path segment.
     public func add(
@@ -136,7 +141,8 @@ public final class Router {
                 node = child
             }
         }
-        node.handlers[method.rawValue] = Route(template: template, policy: policy, handler: handler)
+        node.handlers[method.rawValue] = Route(
+            template: template, policy: policy, handler: handler, metrics: metrics?.route(method, template))
     }
 
     /// Finds the handler for `method` and `path`. HEAD falls back to GET.

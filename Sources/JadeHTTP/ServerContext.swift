@@ -159,6 +159,7 @@ extension ServerContext {
         let exempt = route.template.hasPrefix("/health") || route.template.hasPrefix("/metrics")
         if !exempt, let guardian = requestGuard {
             if let client = request.clientAddress, let left = guardian.blockRemaining(client) {
+                guardian.metrics?.blockedRequests.increment()
                 return .now(
                     .error(
                         .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",

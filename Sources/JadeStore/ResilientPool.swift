@@ -38,6 +38,10 @@ public final class ResilientPool: @unchecked Sendable {
     public let writes: CircuitBreaker
     public let retry: RetrySettings
     private let logger = Logger(label: "jadevectordb.store")
+    /// Called once per retry after SQLITE_BUSY (metrics).
+    public var onRetry: (@Sendable () -> Void)?
+    /// Called when this process moves a breaker to a new state (metrics): breaker name, state.
+    public var onTransition: (@Sendable (String, CircuitBreaker.State) -> Void)?
     private let counters = NSLock()
     private var _retries: UInt64 = 0
     private var _failures: UInt64 = 0
@@ -100,6 +104,7 @@ public final class ResilientPool: @unchecked Sendable {
                     if attempt < retry.maxRetries {
                         let delay = retry.delay(attempt: attempt)
                         counters.withLock { _retries &+= 1 }
+                        onRetry?()
                         logger.warning(
                             "database busy; retrying",
                             metadata: [
@@ -149,6 +154,7 @@ public final class ResilientPool: @unchecked Sendable {
     private func breakerOpenTime(_ breaker: CircuitBreaker) -> TimeInterval { Double(breaker.config.open_ns) / 1e9 }
 
     private func report(_ breaker: CircuitBreaker, _ state: CircuitBreaker.State, _ kind: StoreFailureKind?) {
+        onTransition?(breaker.name, state)
         if state == .open {
             logger.critical(
                 "circuit opened: failing fast",

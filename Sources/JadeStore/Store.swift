@@ -25,9 +25,42 @@ public final class Store: @unchecked Sendable {
 
     /// Opens the database with the project's pragmas: WAL, busy timeout, synchronous mode,
     /// foreign keys. Writes run in `BEGIN IMMEDIATE` transactions (GRDB's pool default).
+    /// What a statement did, for `jadevectordb_db_operations_total{operation}`.
+    public enum StatementKind: String, CaseIterable, Sendable {
+        case read, write, transaction
+    }
+
+    /// Called after every statement with its kind and duration in nanoseconds (SQLite's profile
+    /// trace); runs on the connection's thread.
+    public typealias StatementObserver = @Sendable (StatementKind, UInt64) -> Void
+
+    /// Sets SQLite's process-wide error log (before the first connection opens): `observer` is
+    /// called for every error, with true for errors that mean the database cannot be reached
+    /// (cannot open, not a database, I/O, corrupt, full). Notices and warnings are ignored.
+    public static func observeErrors(_ observer: @escaping @Sendable (_ isConnectionError: Bool) -> Void) {
+        Database.logError = { code, _ in
+            switch code.primaryResultCode {
+            case .SQLITE_OK, .SQLITE_ROW, .SQLITE_DONE, .SQLITE_NOTICE, .SQLITE_WARNING, .SQLITE_SCHEMA: return
+            case .SQLITE_CANTOPEN, .SQLITE_NOTADB, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_FULL: observer(true)
+            default: observer(false)
+            }
+        }
+    }
+
+    /// The kind of statement `sql` is, from its first keyword.
+    static func kind(of sql: String) -> StatementKind {
+        var word = Substring(sql.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "(" }).prefix(8).uppercased()
+        if let space = word.firstIndex(where: { !$0.isLetter }) { word = String(word[..<space]) }
+        switch word {
+        case "SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES": return .read
+        case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOIN", "RELEASE": return .transaction
+        default: return .write
+        }
+    }
+
     public static func open(
         _ settings: JadeConfiguration.Database, readerCount: Int? = nil,
-        breakers: (CircuitBreaker, CircuitBreaker)? = nil
+        breakers: (CircuitBreaker, CircuitBreaker)? = nil, observer: StatementObserver? = nil
     ) throws -> Store {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
@@ -39,6 +72,13 @@ public final class Store: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // After a checkpoint resets the WAL, truncate it to at most 64 MiB.
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            if let observer {
+                db.trace(options: .profile) { event in
+                    if case .profile(let statement, let duration) = event {
+                        observer(Store.kind(of: statement.sql), UInt64(max(duration, 0) * 1e9))
+                    }
+                }
+            }
         }
         let path = settings.databasePath
         do {

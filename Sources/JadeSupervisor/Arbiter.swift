@@ -244,6 +244,9 @@ public final class Arbiter {
             if pid <= 0 { return }
             guard let worker = workers.removeValue(forKey: pid) else { continue }
             let wasReady = worker.readyAt != nil || worker.record.state == .ready || worker.record.state == .draining
+            // Fold its counters into the retired total before the record can be reused (the
+            // scrape's seqlock keeps the fold atomic for readers: no decrease, no double count).
+            segment.foldMetrics(record: worker.record.index)
             worker.record.state = .free
             worker.record.pid = 0
             let how = Self.describe(status: status)

@@ -57,6 +57,8 @@ public enum WorkerMain {
             "role": "worker", "pid": "\(getpid())", "slot": "\(record.slot)", "generation": "\(record.generation)",
         ]
         let logger = Logger(label: "jadevectordb.worker")
+        let metrics = WorkerMetrics(segment: segment, record: record)
+        metrics.observeDatabaseErrors()
 
         let store: Store
         do {
@@ -66,7 +68,7 @@ public enum WorkerMain {
                 breakers: (
                     CircuitBreaker(name: "reads", shared: segment.breakerPointer(0), settings: breakerSettings),
                     CircuitBreaker(name: "writes", shared: segment.breakerPointer(1), settings: breakerSettings)
-                ))
+                ), observer: metrics.statementObserver)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
@@ -76,12 +78,15 @@ public enum WorkerMain {
         let threadPool = NIOThreadPool(numberOfThreads: 8)
         threadPool.start()
         let eventLoop = group.next()
-        let router = Router()
+        let router = Router(metrics: metrics.http)
         let auth = AuthService(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
+        auth.lockouts = metrics.registry.counter(
+            "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts).")
         let requestGuard = RequestGuard(
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
+        requestGuard.metrics = metrics.http
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
@@ -99,6 +104,26 @@ public enum WorkerMain {
         )
         .register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
+        gate.metrics = metrics.http
+        metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
+        let retries = metrics.dbRetries
+        let transitions = metrics.circuitTransitions
+        store.pool.onRetry = { retries.increment() }
+        store.pool.onTransition = { _, state in transitions[state.rawValue]?.increment() }
+        let pool = store.pool
+        metrics.circuitStates = {
+            [pool.reads, pool.writes].map { breaker in
+                let state = breaker.view().state
+                return (breaker.name, state == .open ? 1 : (state == .halfOpen ? 2 : 0))
+            }
+        }
+        if config.resolved.bool("metrics.enabled") {
+            MetricsRoutes(
+                gate: gate, threadPool: threadPool, scrapeToken: config.resolved.string("secrets.scrape_token"),
+                render: { metrics.render() }
+            ).register(on: router)
+        }
+        metrics.publish(record: record, logger: logger)
 
         let limits = HTTPLimits(
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,

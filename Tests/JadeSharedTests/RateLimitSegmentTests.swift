@@ -39,7 +39,7 @@ import Testing
 
     @Test func segmentWithoutTable() throws {
         let segment = try SharedSegment.create(rateLimitCapacity: 0)
-        #expect(segment.size == jade_shm_segment_size())
+        #expect(segment.size == jade_shm_total_size(0))
         #expect(throws: SharedSegmentError.self) { try RateLimitTable(segment: segment) }
         let worker = try SharedSegment.attach(fd: segment.fd)
         #expect(worker.size == segment.size)

@@ -12,13 +12,19 @@
 #include "CJadeBreaker.h"
 
 #define JADE_SHM_MAGIC 0x3130534544414A00ULL /* "\0JADES01" */
-#define JADE_SHM_VERSION 2u
+#define JADE_SHM_VERSION 3u
 /// Worker records: every live worker (of any generation) owns one record.
 #define JADE_MAX_RECORDS 256
 /// Socket slots: the configured number of workers cannot exceed this.
 #define JADE_MAX_SLOTS 128
 /// Per-user permission epochs, indexed by user id modulo this (a collision only costs misses).
 #define JADE_USER_EPOCH_BUCKETS 8192
+/// Metric counters per block: one block per worker record, plus the retired block (index
+/// JADE_MAX_RECORDS) holding the totals of workers that exited. 32 KiB per block; pages of the
+/// memfd are only allocated when touched, and only [0, metrics_used) is ever touched.
+#define JADE_METRICS_CAPACITY 4096
+/// Index of the retired block.
+#define JADE_METRICS_RETIRED JADE_MAX_RECORDS
 
 enum jade_worker_state {
     JADE_WORKER_FREE = 0,
@@ -40,7 +46,9 @@ typedef struct {
     uint64_t requests_total; /* requests answered by this worker */
     uint64_t connections;    /* open connections */
     uint64_t started_ns;
-    uint64_t pad;
+    uint32_t metrics_excluded; /* 1: the worker's series table differs from the segment's; its
+                                  metrics block is left out of every total */
+    uint32_t pad;
 } jade_worker_record_t;
 
 /// The segment header. The master writes it once before any worker starts, except the
@@ -61,7 +69,12 @@ typedef struct {
     uint64_t ratelimit_offset;   /* byte offset of the rate-limit table region (page-aligned; 0: none) */
     uint64_t ratelimit_size;     /* its size in bytes (see CJadeRateLimit.h) */
     uint64_t blocks_epoch;       /* live: bumped whenever an IP block is added or removed */
-    uint64_t reserved[20];
+    uint64_t metrics_offset;     /* byte offset of the metrics region (page-aligned) */
+    uint64_t metrics_capacity;   /* counters per block (JADE_METRICS_CAPACITY) */
+    uint64_t metrics_used;       /* live: counters in use (max over workers; only grows) */
+    uint64_t metrics_layout;     /* live: fingerprint of the series table (0: none yet) */
+    uint64_t metrics_fold_seq;   /* live: seqlock, odd while the master folds a block */
+    uint64_t reserved[15];
 } jade_shm_header_t;
 
 _Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");
@@ -82,8 +95,11 @@ typedef struct {
 /// jade_shm_total_size(capacity) bytes, recorded in header.segment_size.
 size_t jade_shm_segment_size(void);
 /// Size in bytes of a segment whose rate-limit table holds `ratelimit_capacity` entries
-/// (normalized as jade_rl_normalize_capacity does; 0: no table).
+/// (normalized as jade_rl_normalize_capacity does; 0: no table), followed by the metrics region.
 size_t jade_shm_total_size(uint64_t ratelimit_capacity);
+/// Size in bytes of the metrics region: (JADE_MAX_RECORDS + 1) blocks of JADE_METRICS_CAPACITY
+/// counters, rounded up to a page.
+size_t jade_metrics_region_size(void);
 /// Creates an anonymous memfd holding a segment with a rate-limit table of `ratelimit_capacity`
 /// entries (0: none) and the given full-table policy, and maps it. The table's hash seed comes
 /// from getrandom. The memfd is sealed against shrinking and growing. Returns the fd
@@ -116,6 +132,29 @@ static inline jade_breaker_t *jade_breaker(jade_shm_segment_t *s, int which) { r
 static inline uint64_t *jade_global_epoch(jade_shm_segment_t *s) { return &s->header.global_epoch; }
 
 static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }
+
+/* Metrics: per-record blocks of uint64 counters indexed by series id. Only the worker owning a
+   record adds to its block (relaxed atomic adds); the master folds a reaped worker's block into
+   the retired block under the fold seqlock; a scrape sums the retired block and every non-free
+   record's block under that seqlock, so it never sees a fold half done (no double count, no
+   decrease). */
+
+/// Block `index` (0 ..< JADE_MAX_RECORDS: a worker record's; JADE_METRICS_RETIRED: retired).
+static inline uint64_t *jade_metrics_block(jade_shm_segment_t *s, uint32_t index) {
+    return (uint64_t *)((char *)s + s->header.metrics_offset) + (size_t)index * JADE_METRICS_CAPACITY;
+}
+/// Publishes that the worker owning record `index` uses `used` counters with series-table
+/// fingerprint `layout`. Returns 0, or -1 when another layout is already recorded (a different
+/// binary after an upgrade and reload): the record is then marked metrics_excluded, so its block
+/// is left out of every total and never folded.
+int jade_metrics_register_layout(jade_shm_segment_t *s, uint32_t index, uint64_t layout, uint64_t used);
+/// Master only, after the worker owning record `index` has exited and before the record is
+/// reused: adds its block into the retired block and zeroes it, under the fold seqlock.
+void jade_metrics_fold(jade_shm_segment_t *s, uint32_t index);
+/// Sums the retired block and the blocks of every record whose state is not FREE into
+/// out[0 ..< count] (count <= metrics_used is typical), consistent with respect to folds.
+/// Returns the number of attempts it took (1 unless a fold raced).
+int jade_metrics_snapshot(jade_shm_segment_t *s, uint64_t *out, uint64_t count);
 
 /// An anonymous close-on-exec memfd holding `size` bytes copied from `data`; -1 with errno.
 int jade_memfd_with_contents(const char *name, const void *data, size_t size);

@@ -29,6 +29,8 @@ public final class RequestGuard: @unchecked Sendable {
     let maxConnectionsPerIP: Int
     let globalKey: RateLimitKey?
 
+    /// Where decisions are counted (set before serving).
+    public var metrics: HTTPMetrics?
     private let lock = NSLock()
     private var blocksEpoch: UInt64 = .max
     private var blocked: [IPAddress: TimeInterval] = [:]
@@ -82,10 +84,14 @@ public final class RequestGuard: @unchecked Sendable {
     /// Takes one request from `limit`'s bucket for `key`; nil when rate limiting is off.
     public func take(_ limit: Limit, key: String) -> RateLimitDecision? {
         guard rateLimiting, let table, let rule = rules[limit] else { return nil }
+        let decision: RateLimitDecision
         if limit == .global, let globalKey {
-            return table.take(globalKey, rate: rule.rate, burst: Double(rule.burst))
+            decision = table.take(globalKey, rate: rule.rate, burst: Double(rule.burst))
+        } else {
+            decision = table.take(kind: limit.rawValue, key: key, rule: rule)
         }
-        return table.take(kind: limit.rawValue, key: key, rule: rule)
+        metrics?.recordRateLimit(limit, allowed: decision.allowed)
+        return decision
     }
 
     /// RateLimit-* headers describing a decision.

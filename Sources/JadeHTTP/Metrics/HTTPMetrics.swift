@@ -1,0 +1,229 @@
+import JadeAuth
+import JadeShared
+import NIOHTTP1
+
+/// Error classes of `jadevectordb_auth_errors_total{error_type}`, from the answer's status.
+enum AuthErrorType: String, CaseIterable {
+    case invalidCredentials = "invalid_credentials"
+    case forbidden
+    case rateLimited = "rate_limited"
+    case invalidRequest = "invalid_request"
+    case unavailable
+    case `internal`
+
+    init(status: Int) {
+        switch status {
+        case 401: self = .invalidCredentials
+        case 403: self = .forbidden
+        case 429: self = .rateLimited
+        case 503: self = .unavailable
+        case 500...: self = .internal
+        default: self = .invalidRequest
+        }
+    }
+}
+
+/// The sprint plan's authentication series for one `method` (login, logout, session, ...).
+final class AuthMethodMetrics {
+    let success: MetricCounter
+    let failure: MetricCounter
+    let duration: MetricHistogram
+    let errors: [MetricCounter]
+
+    init(_ registry: MetricsRegistry, method: String) {
+        let help = "Authentication requests by method and outcome."
+        success = registry.counter(
+            "jadevectordb_auth_requests_total", help: help, labels: [("method", method), ("status", "success")])
+        failure = registry.counter(
+            "jadevectordb_auth_requests_total", help: help, labels: [("method", method), ("status", "failure")])
+        duration = registry.histogram(
+            "jadevectordb_auth_duration_seconds", help: "Time to answer an authentication request.",
+            labels: [("method", method)])
+        errors = AuthErrorType.allCases.map {
+            registry.counter(
+                "jadevectordb_auth_errors_total", help: "Failed authentication requests by method and error class.",
+                labels: [("method", method), ("error_type", $0.rawValue)])
+        }
+    }
+
+    /// Records one answer with HTTP status `status`.
+    @inline(__always)
+    func record(status: Int, nanoseconds: UInt64) {
+        duration.observe(nanoseconds: nanoseconds)
+        if status < 400 {
+            success.increment()
+        } else {
+            failure.increment()
+            let type = AuthErrorType(status: status)
+            errors[AuthErrorType.allCases.firstIndex(of: type)!].increment()
+        }
+    }
+}
+
+/// The series one route (template and method) records into after each answer.
+public final class RouteMetrics {
+    let statusClasses: [MetricCounter]
+    let duration: MetricHistogram
+    var auth: AuthMethodMetrics?
+    var userOperation: MetricCounter?
+    var failedLogin: MetricCounter?
+    var search: MetricHistogram?
+
+    init(_ registry: MetricsRegistry, template: String, method: String) {
+        statusClasses = (1...5).map {
+            registry.counter(
+                "jadevectordb_http_requests_total",
+                help: "HTTP requests answered, by route template, method and status class.",
+                labels: [("route", template), ("method", method), ("status", "\($0)xx")])
+        }
+        duration = registry.histogram(
+            "jadevectordb_http_request_duration_seconds",
+            help: "Time from the first byte of a request to its answer, by route template and method.",
+            labels: [("route", template), ("method", method)])
+    }
+
+    /// Records one answer: a few relaxed atomic adds.
+    @inline(__always)
+    public func record(status: Int, nanoseconds: UInt64) {
+        statusClasses[min(max(status / 100, 1), 5) - 1].increment()
+        duration.observe(nanoseconds: nanoseconds)
+        if let auth { auth.record(status: status, nanoseconds: nanoseconds) }
+        if status < 300, let userOperation { userOperation.increment() }
+        if status == 401, let failedLogin { failedLogin.increment() }
+        if status < 300, let search { search.observe(nanoseconds: nanoseconds) }
+    }
+}
+
+/// Every series the HTTP layer records: per route (registered with the route), authentication,
+/// permission checks, rate-limit decisions. One per worker, built before serving.
+public final class HTTPMetrics {
+    public let registry: MetricsRegistry
+    /// Requests that matched no route (404, 405).
+    public let unmatched: RouteMetrics
+    /// Credential verification by kind (Gatekeeper).
+    let sessionAuth: AuthMethodMetrics
+    let apiKeyAuth: AuthMethodMetrics
+    let permissionChecks: [Permission: (granted: MetricCounter, denied: MetricCounter, error: MetricCounter)]
+    let permissionDuration: MetricHistogram
+    let permissionCacheHits: MetricCounter
+    let permissionCacheMisses: MetricCounter
+    let rateLimit: [RequestGuard.Limit: (allowed: MetricCounter, limited: MetricCounter)]
+    let blockedRequests: MetricCounter
+
+    /// `POST /v1/auth/login` etc.: the sprint plan's `method` label of each authentication route.
+    static let authMethods: [String: String] = [
+        "POST /v1/auth/login": "login", "POST /v1/auth/logout": "logout", "POST /v1/auth/register": "register",
+        "POST /v1/auth/password": "password_change",
+        "POST /v1/auth/password-reset/request": "password_reset_request",
+        "POST /v1/auth/password-reset/confirm": "password_reset_confirm",
+        "POST /v1/auth/2fa/enroll": "totp_enroll", "POST /v1/auth/2fa/verify": "totp_verify",
+        "DELETE /v1/auth/2fa": "totp_disable", "POST /v1/api-keys": "api_key_create",
+        "DELETE /v1/api-keys/{id}": "api_key_revoke",
+    ]
+    /// Routes that change users: `jadevectordb_user_operations_total{operation}` on success.
+    static let userOperations: [String: String] = [
+        "POST /v1/admin/users": "create", "PATCH /v1/admin/users/{id}": "update",
+        "DELETE /v1/admin/users/{id}": "delete", "PUT /v1/admin/users/{id}/roles/{role}": "role_assign",
+        "DELETE /v1/admin/users/{id}/roles/{role}": "role_remove", "POST /v1/auth/register": "register",
+        "POST /v1/auth/password": "password_change", "POST /v1/auth/password-reset/confirm": "password_reset",
+        "PUT /v1/admin/groups/{group}/members/{user_id}": "group_add",
+        "DELETE /v1/admin/groups/{group}/members/{user_id}": "group_remove",
+    ]
+
+    public init(registry: MetricsRegistry) {
+        self.registry = registry
+        unmatched = RouteMetrics(registry, template: "unmatched", method: "any")
+        sessionAuth = AuthMethodMetrics(registry, method: "session")
+        apiKeyAuth = AuthMethodMetrics(registry, method: "api_key")
+        var checks: [Permission: (MetricCounter, MetricCounter, MetricCounter)] = [:]
+        for p in Permission.allCases {
+            func c(_ result: String) -> MetricCounter {
+                registry.counter(
+                    "jadevectordb_permission_checks_total", help: "Permission checks by permission and result.",
+                    labels: [("permission", p.rawValue), ("result", result)])
+            }
+            checks[p] = (c("granted"), c("denied"), c("error"))
+        }
+        permissionChecks = checks
+        permissionDuration = registry.histogram(
+            "jadevectordb_permission_check_duration_seconds",
+            help: "Time to decide a permission check (cached or from SQLite).", buckets: .fast)
+        permissionCacheHits = registry.counter(
+            "jadevectordb_permission_cache_hits_total", help: "Permission checks answered from the cache.")
+        permissionCacheMisses = registry.counter(
+            "jadevectordb_permission_cache_misses_total", help: "Permission checks that had to read SQLite.")
+        var limits: [RequestGuard.Limit: (MetricCounter, MetricCounter)] = [:]
+        for l in RequestGuard.Limit.allCases {
+            func c(_ outcome: String) -> MetricCounter {
+                registry.counter(
+                    "jadevectordb_rate_limit_decisions_total", help: "Rate-limit decisions by limit and outcome.",
+                    labels: [("limit", l.rawValue), ("outcome", outcome)])
+            }
+            limits[l] = (c("allowed"), c("limited"))
+        }
+        rateLimit = limits
+        blockedRequests = registry.counter(
+            "jadevectordb_blocked_requests_total", help: "Requests refused because the client address is blocked.")
+        // Registered up front so every method label exists from the first scrape.
+        for key in Self.authMethods.keys.sorted() { _ = route(key) }
+        for key in Self.userOperations.keys.sorted() { _ = route(key) }
+    }
+
+    private var routes: [String: RouteMetrics] = [:]
+    private var authByMethod: [String: AuthMethodMetrics] = [:]
+
+    private func route(_ key: String) -> RouteMetrics {
+        if let existing = routes[key] { return existing }
+        let parts = key.split(separator: " ", maxSplits: 1)
+        let method = String(parts[0])
+        let template = String(parts[1])
+        let metrics = RouteMetrics(registry, template: template, method: method)
+        if let auth = Self.authMethods[key] {
+            let m = authByMethod[auth] ?? AuthMethodMetrics(registry, method: auth)
+            authByMethod[auth] = m
+            metrics.auth = m
+        }
+        if let operation = Self.userOperations[key] {
+            metrics.userOperation = registry.counter(
+                "jadevectordb_user_operations_total", help: "Successful changes to users by operation.",
+                labels: [("operation", operation)])
+        }
+        if key == "POST /v1/auth/login" {
+            metrics.failedLogin = registry.counter(
+                "jadevectordb_failed_logins_total", help: "Logins refused for bad credentials (401).")
+        }
+        if key == "POST /v1/databases/{name}/search" {
+            metrics.search = registry.histogram(
+                "jadevectordb_vector_search_duration_seconds", help: "Time to answer a successful vector search.")
+        }
+        routes[key] = metrics
+        return metrics
+    }
+
+    /// The series of the route `method template` (registered on first use).
+    public func route(_ method: HTTPMethod, _ template: String) -> RouteMetrics {
+        route(method.rawValue + " " + template)
+    }
+
+    /// Records a credential verification.
+    func recordAuthentication(apiKey: Bool, success: Bool, nanoseconds: UInt64) {
+        (apiKey ? apiKeyAuth : sessionAuth).record(status: success ? 200 : 401, nanoseconds: nanoseconds)
+    }
+
+    /// Records a permission decision (`granted` nil: the check failed).
+    func recordPermission(_ permission: Permission, granted: Bool?, nanoseconds: UInt64) {
+        guard let c = permissionChecks[permission] else { return }
+        switch granted {
+        case true?: c.granted.increment()
+        case false?: c.denied.increment()
+        case nil: c.error.increment()
+        }
+        permissionDuration.observe(nanoseconds: nanoseconds)
+    }
+
+    /// Records a rate-limit decision.
+    func recordRateLimit(_ limit: RequestGuard.Limit, allowed: Bool) {
+        guard let c = rateLimit[limit] else { return }
+        (allowed ? c.allowed : c.limited).increment()
+    }
+}

@@ -19,7 +19,7 @@ readonly THREADS=2
 readonly CONNECTIONS=64
 readonly DURATION="${BENCH_DURATION:-10s}"
 readonly WARMUP="${BENCH_WARMUP:-2s}"
-readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb}"
+readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb nolimits}"
 readonly WORKERS=2
 readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
 readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
@@ -82,17 +82,20 @@ wait_ready() {
     return 1
 }
 
-# Runs wrk against $2 and appends "target req/s p50 p99 non2xx errors" to the results.
+# Runs wrk against $2 (path $3, default /health; further arguments are wrk options such as
+# -H headers) and appends "target req/s p50 p99 non2xx errors" to the results.
 declare -a results=()
 measure() {
-    local name="$1" url="$2" out="$work/wrk-$1.txt"
+    local name="$1" url="$2" path="${3:-/health}"
+    shift 3 2>/dev/null || shift $#
+    local out="$work/wrk-${name//[^A-Za-z0-9]/_}.txt"
     local limit=$(($(duration_seconds "$DURATION") + 30))
     if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
         timeout "$(($(duration_seconds "$WARMUP") + 30))" \
-            wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url/health" >/dev/null
+            wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url$path" >/dev/null
     fi
-    log "measuring $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $url/health"
-    timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url/health" >"$out"
+    log "measuring $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $url$path"
+    timeout "$limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url$path" >"$out"
     local rps p50 p99 non2xx errors
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
     p50="$(awk '/Latency Distribution/ { f = 1 } f && $1 == "50%" { print $2; exit }' "$out")"
@@ -154,38 +157,71 @@ EOF
     measure nginx "http://127.0.0.1:$port"
 }
 
-bench_jadevectordb() {
+# Starts jadevectordb on a free port (extra NAME=VALUE settings as arguments); sets $jade_url.
+start_jadevectordb() {
     if [[ ! -x "$jade_bin" ]]; then
         [[ -z "${BENCH_JADE_BIN:-}" ]] || die "BENCH_JADE_BIN=$BENCH_JADE_BIN is not an executable"
         log "building the release binary (swift build -c release)"
         (cd "$repo" && swift build -c release --product jadevectordb) >&2
     fi
-    local port dir="$work/jadevectordb"
+    local port dir
     port="$(free_port)"
+    dir="$work/jadevectordb-$port"
     mkdir -p "$dir/data"
     # Only the settings below: drop any JADEVECTORDB_* from the caller's environment.
     local name
     for name in $(compgen -e); do
         if [[ "$name" == JADEVECTORDB_* ]]; then unset "$name"; fi
     done
-    JADEVECTORDB_ENV=development \
-    JADEVECTORDB_CONFIG_DIR="$repo/config" \
-    JADEVECTORDB_DATA_DIR="$dir/data" \
-    JADEVECTORDB_HOST=127.0.0.1 \
-    JADEVECTORDB_PORT="$port" \
-    JADEVECTORDB_WORKERS="$WORKERS" \
-    JADEVECTORDB_LOGGING_ACCESS_LOG=false \
-        "$jade_bin" serve 2>"$dir/server.log" &
+    env JADEVECTORDB_ENV=development \
+        JADEVECTORDB_CONFIG_DIR="$repo/config" \
+        JADEVECTORDB_DATA_DIR="$dir/data" \
+        JADEVECTORDB_HOST=127.0.0.1 \
+        JADEVECTORDB_PORT="$port" \
+        JADEVECTORDB_WORKERS="$WORKERS" \
+        JADEVECTORDB_LOGGING_ACCESS_LOG=false \
+        JADEVECTORDB_ADMIN_PASSWORD=bench-admin-password \
+        JADEVECTORDB_RATE_LIMITS_API_LIMIT=100000000 JADEVECTORDB_RATE_LIMITS_API_PERIOD_SECONDS=1 \
+        JADEVECTORDB_RATE_LIMITS_GLOBAL_LIMIT=100000000 \
+        "$@" "$jade_bin" serve 2>"$dir/server.log" &
     local pid=$!
     started_pids+=("$pid:TERM")   # TERM: drain and stop; the workers follow their master
-    wait_ready "http://127.0.0.1:$port" "$pid" || { tail -20 "$dir/server.log" >&2 || true; die "jadevectordb did not become ready"; }
-    measure jadevectordb "http://127.0.0.1:$port"
+    jade_url="http://127.0.0.1:$port"
+    wait_ready "$jade_url" "$pid" || { tail -20 "$dir/server.log" >&2 || true; die "jadevectordb did not become ready"; }
+}
+
+# A session token, an API key and a database "bench" for the authenticated routes.
+prepare_credentials() {
+    local json='Content-Type: application/json'
+    token="$(curl -s -X POST -H "$json" -d '{"username":"admin","password":"bench-admin-password"}' \
+        "$jade_url/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+    key="$(curl -s -X POST -H "$json" -H "Authorization: Bearer $token" -d '{"name":"bench"}' \
+        "$jade_url/v1/api-keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+    curl -s -o /dev/null -X POST -H "$json" -H "Authorization: Bearer $token" \
+        -d '{"name":"bench","dimension":8,"metric":"cosine"}' "$jade_url/v1/databases"
+}
+
+bench_jadevectordb() {
+    start_jadevectordb
+    measure jadevectordb "$jade_url" /health
+    prepare_credentials
+    measure "jade me session" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
+    measure "jade me api-key" "$jade_url" /v1/auth/me -H "X-API-Key: $key"
+    measure "jade db get" "$jade_url" /v1/databases/bench -H "Authorization: Bearer $token"
+}
+
+# The same authenticated route with the rate limiter switched off (its cost in the same run).
+bench_jadevectordb_nolimits() {
+    start_jadevectordb JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false
+    prepare_credentials
+    measure "jade me no-limiter" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
 }
 
 for target in $TARGETS; do
     case "$target" in
         nginx) bench_nginx ;;
         jadevectordb) bench_jadevectordb ;;
+        nolimits) bench_jadevectordb_nolimits ;;
         *) die "unknown target '$target' (known: nginx jadevectordb)" ;;
     esac
 done
@@ -193,17 +229,21 @@ done
 # --- report --------------------------------------------------------------------------------
 
 echo
-echo "GET /health, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $WORKERS server workers, $(nproc) CPUs"
-printf '%-14s %12s %10s %10s %8s  %s\n' target req/s p50 p99 non-2xx "socket errors"
-nginx_rps="" jade_rps=""
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $WORKERS server workers, $(nproc) CPUs (nginx: return 200 on /health)"
+printf '%-20s %-20s %12s %10s %10s %8s %9s  %s\n' target route req/s p50 p99 non-2xx "% nginx" "socket errors"
+nginx_rps=""
+for row in "${results[@]}"; do
+    IFS='|' read -r name rps _ _ _ _ <<<"$row"
+    [[ "$name" == nginx ]] && nginx_rps="$rps"
+done
 for row in "${results[@]}"; do
     IFS='|' read -r name rps p50 p99 non2xx errors <<<"$row"
-    printf '%-14s %12s %10s %10s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$non2xx" "$errors"
     case "$name" in
-        nginx) nginx_rps="$rps" ;;
-        jadevectordb) jade_rps="$rps" ;;
+        nginx | jadevectordb) route="GET /health" ;;
+        "jade db get") route="GET /v1/databases/x" ;;
+        *) route="GET /v1/auth/me" ;;
     esac
+    pct="-"
+    [[ -n "$nginx_rps" ]] && pct="$(awk -v j="$rps" -v n="$nginx_rps" 'BEGIN { printf "%.1f%%", 100 * j / n }')"
+    printf '%-20s %-20s %12s %10s %10s %8s %9s  %s\n' "$name" "$route" "$rps" "$p50" "$p99" "$non2xx" "$pct" "$errors"
 done
-if [[ -n "$nginx_rps" && -n "$jade_rps" ]]; then
-    awk -v j="$jade_rps" -v n="$nginx_rps" 'BEGIN { printf "jadevectordb throughput: %.1f%% of nginx\n", 100 * j / n }'
-fi

@@ -215,24 +215,15 @@ public final class VectorStore: @unchecked Sendable {
     // MARK: Transactions
 
     /// A write transaction (BEGIN IMMEDIATE); SQLite failures become `storage` errors.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try store.pool.write(body)
-        } catch let error as VectorStoreError {
-            throw error
-        } catch let error as StoreUnavailable {
-            throw error
-        } catch let error as DatabaseError {
-            throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
-        } catch {
-            throw VectorStoreError.storage("\(error)")
-        }
-    }
+    func write<T>(_ body: (Database) throws -> T) throws -> T { try translatingErrors { try store.pool.write(body) } }
 
     /// A read transaction on a snapshot of the latest committed state.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try translatingErrors { try store.pool.read(body) } }
+
+    /// Our own errors and the store's 503s pass through; any other failure is `storage`.
+    private func translatingErrors<T>(_ work: () throws -> T) throws -> T {
         do {
-            return try store.pool.read(body)
+            return try work()
         } catch let error as VectorStoreError {
             throw error
         } catch let error as StoreUnavailable {

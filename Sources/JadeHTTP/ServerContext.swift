@@ -24,11 +24,15 @@ public struct HTTPLimits: Sendable {
     public var keepAliveTimeout: TimeAmount
     /// How long a connection that we closed for writing waits for the client's EOF.
     public var lingerTimeout: TimeAmount
+    /// Open connections this worker accepts at most; further ones are closed at once.
+    public var maxConnections: Int
 
     public init(
         maxRequestBodyBytes: Int = 1 << 20, maxHeaderBytes: Int = 16_384, requestTimeout: TimeAmount = .seconds(30),
-        keepAliveTimeout: TimeAmount = .seconds(60), lingerTimeout: TimeAmount = .seconds(2)
+        keepAliveTimeout: TimeAmount = .seconds(60), lingerTimeout: TimeAmount = .seconds(2),
+        maxConnections: Int = 10_000
     ) {
+        self.maxConnections = maxConnections
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.requestTimeout = requestTimeout

@@ -85,6 +85,11 @@ public final class WorkerHTTPServer: @unchecked Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return  // EAGAIN (another process won the race), or EMFILE and friends
             }
+            // Over the worker's connection cap: refuse at once rather than queue forever.
+            if let record = context.record, Int(record.connections) >= context.limits.maxConnections {
+                close(fd)
+                continue
+            }
             _ = bootstrap.withConnectedSocket(fd)
         }
     }

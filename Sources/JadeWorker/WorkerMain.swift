@@ -128,7 +128,8 @@ public enum WorkerMain {
         let limits = HTTPLimits(
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
             requestTimeout: .nanoseconds(Int64(config.server.requestTimeout.components.seconds) * 1_000_000_000),
-            keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000))
+            keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000),
+            maxConnections: config.server.maxConnections)
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)

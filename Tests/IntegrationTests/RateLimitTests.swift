@@ -145,5 +145,22 @@ extension Integration {
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }
+
+        @Test func aWorkerRefusesConnectionsOverItsCap() throws {
+            let (server, _) = try start(workers: 1, ["JADEVECTORDB_SERVER_MAX_CONNECTIONS": "5"])
+            var open: [HTTPConnection] = []
+            for _ in 0..<5 {
+                let c = try HTTPConnection(port: server.port)
+                #expect(try c.request("GET", "/health").status == 200)
+                open.append(c)
+            }
+            let extra = try HTTPConnection(port: server.port)
+            #expect(extra.waitForClose(timeoutMilliseconds: 3000))
+            open.removeAll()
+            usleep(300_000)
+            #expect(try HTTPConnection(port: server.port).request("GET", "/health").status == 200)
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
     }
 }

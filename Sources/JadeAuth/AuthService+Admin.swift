@@ -164,6 +164,10 @@ extension AuthService {
 
     /// Clears a lockout.
     public func unlockUser(username: String, actor: String, ip: String?) throws {
+        let id = try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM users WHERE username = ?", arguments: [username])
+        }
+        defer { if let id { invalidate(user: id) } }
         try pool.write { db in
             try db.execute(
                 sql: "UPDATE users SET locked_until = NULL, failed_login_count = 0 WHERE username = ?",

@@ -163,6 +163,7 @@ extension AuthService {
 
     /// Counts a failed login against the account (locking it at the threshold) and audits it.
     private func recordFailure(userID: Int64?, username: String, ip: String?, reason: String) throws {
+        defer { if let userID { invalidate(user: userID) } }
         let threshold = settings.maxFailedLoginsPerAccount
         let lockFor = settings.lockoutDuration
         let time = now

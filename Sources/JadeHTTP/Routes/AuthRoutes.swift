@@ -1,15 +1,20 @@
 import Foundation
 import JadeAuth
+import JadeShared
 
 /// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
 /// two-factor authentication, API keys.
 public struct AuthRoutes {
     let auth: AuthService
     let requestGuard: RequestGuard?
+    /// Rendered `/v1/auth/me` answers, stamped with the user's permission epochs: anything that
+    /// changes the answer (profile, roles, groups, grants, credentials) bumps them.
+    let meCache: LRUCache<String, HTTPResponse>
 
     public init(auth: AuthService, requestGuard: RequestGuard? = nil) {
         self.auth = auth
         self.requestGuard = requestGuard
+        meCache = LRUCache(capacity: 10_000, ttlSeconds: auth.settings.permissionCacheTTLSeconds)
     }
 
     /// Takes from `limit`'s bucket; returns the RateLimit-* headers, or throws the 429.
@@ -29,7 +34,21 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.GET, "/v1/auth/me", any) { r in r.blocking { try me(r) } }
+        router.add(.GET, "/v1/auth/me", any) { r in
+            let principal = r.principal!
+            let key = "\(principal.userID):\(principal.credential):\(principal.restriction?.rawValue ?? "")"
+            if let cached = meCache.value(
+                for: key, stamp: auth.epochs.stamp(principal.userID), now: monotonicNanoseconds())
+            {
+                return .now(cached)
+            }
+            let stamp = auth.epochs.stamp(principal.userID)
+            return r.blocking {
+                let response = try me(r)
+                meCache.set(response, for: key, stamp: stamp, now: monotonicNanoseconds())
+                return response
+            }
+        }
         router.add(.POST, "/v1/auth/password", .authenticated(allowing: [.passwordExpired])) { r in
             r.blocking {
                 let body = try JSONBody(r)

@@ -155,6 +155,13 @@ public final class ResilientPool: @unchecked Sendable {
 
     private func report(_ breaker: CircuitBreaker, _ state: CircuitBreaker.State, _ kind: StoreFailureKind?) {
         onTransition?(breaker.name, state)
+        // Audited too, best effort: while the database fails, the event may not be writable.
+        let details = "{\"breaker\":\"\(breaker.name)\",\"kind\":\"\(kind.map { "\($0)" } ?? "-")\"}"
+        _ = try? raw.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log (type, actor, target, outcome, details) VALUES (?, 'system', ?, ?, ?)",
+                arguments: ["circuit_\(state.rawValue)", "database", state.rawValue, details])
+        }
         if state == .open {
             logger.critical(
                 "circuit opened: failing fast",

@@ -138,6 +138,9 @@ extension Integration {
             }
             #expect(recovered)
             #expect(try api.call("GET", "/health/db").json?["status"] as? String == "healthy")
+            // The recovery (and, where the disk allowed it, the opening) is in the audit log.
+            let audit = try api.call("GET", "/v1/admin/audit-log?type=circuit_closed", as: admin)
+            #expect((audit.json?["events"] as? [[String: Any]])?.isEmpty == false)
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }

@@ -105,6 +105,13 @@ let package = Package(
         .executableTarget(
             name: "jade-bench-metrics", dependencies: ["JadeShared", "CJadeShm"],
             path: "Benchmarks/jade-bench-metrics"),
+        // `scripts/bench-auth.sh`: permission checks, authentication on a warm cache, Argon2id.
+        .executableTarget(
+            name: "jade-bench-auth",
+            dependencies: [
+                "JadeAuth", "JadeStore", "JadeConfig", "JadeShared", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/jade-bench-auth"),
         // `scripts/bench-vectors.sh` builds this in release and compares its in-process exact
         // search with faiss and numpy.
         .executableTarget(

@@ -42,15 +42,18 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
             misses &+= 1
             return nil
         }
-        let node = nodes[Int(i)]
-        if node.stamp != stamp || node.expiresAt <= now {
+        // Read the fields in place: copying the node would retain and release its key.
+        let valid = nodes.withUnsafeBufferPointer { n in
+            n[Int(i)].stamp == stamp && n[Int(i)].expiresAt > now
+        }
+        guard valid else {
             remove(i)
             misses &+= 1
             return nil
         }
-        moveToFront(i)
+        if head != i { moveToFront(i) }
         hits &+= 1
-        return node.value
+        return nodes[Int(i)].value
     }
 
     /// The value for `key` regardless of stamp and expiry, without touching recency or

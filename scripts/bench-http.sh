@@ -6,7 +6,9 @@
 # Environment:
 #   BENCH_DURATION   wrk duration per target (default 10s)
 #   BENCH_WARMUP     warm-up run before each measurement (default 2s, 0 to skip)
-#   BENCH_TARGETS    which targets to run, in order (default "nginx jadevectordb")
+#   BENCH_TARGETS    which targets to run, in order (default "nginx jadevectordb nolimits
+#                    nometrics": nolimits and nometrics measure /v1/auth/me with the rate limiter,
+#                    or the metrics (recording and /metrics), switched off)
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
 #                    set it to measure another build, which is then never built by the script)
 #
@@ -19,7 +21,7 @@ readonly THREADS=2
 readonly CONNECTIONS=64
 readonly DURATION="${BENCH_DURATION:-10s}"
 readonly WARMUP="${BENCH_WARMUP:-2s}"
-readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb nolimits}"
+readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb nolimits nometrics}"
 readonly WORKERS=2
 readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
 readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
@@ -217,12 +219,20 @@ bench_jadevectordb_nolimits() {
     measure "jade me no-limiter" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
 }
 
+# The same authenticated route with metrics switched off (no recording, no /metrics).
+bench_jadevectordb_nometrics() {
+    start_jadevectordb JADEVECTORDB_METRICS_ENABLED=false
+    prepare_credentials
+    measure "jade me no-metrics" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
+}
+
 for target in $TARGETS; do
     case "$target" in
         nginx) bench_nginx ;;
         jadevectordb) bench_jadevectordb ;;
         nolimits) bench_jadevectordb_nolimits ;;
-        *) die "unknown target '$target' (known: nginx jadevectordb)" ;;
+        nometrics) bench_jadevectordb_nometrics ;;
+        *) die "unknown target '$target' (known: nginx jadevectordb nolimits nometrics)" ;;
     esac
 done
 
@@ -246,4 +256,21 @@ for row in "${results[@]}"; do
     pct="-"
     [[ -n "$nginx_rps" ]] && pct="$(awk -v j="$rps" -v n="$nginx_rps" 'BEGIN { printf "%.1f%%", 100 * j / n }')"
     printf '%-20s %-20s %12s %10s %10s %8s %9s  %s\n' "$name" "$route" "$rps" "$p50" "$p99" "$non2xx" "$pct" "$errors"
+done
+
+# Cost of the rate limiter and of metrics on /v1/auth/me (session), each against the run with
+# everything on.
+rps_of() {
+    local row
+    for row in "${results[@]}"; do
+        IFS='|' read -r name rps _ <<<"$row"
+        [[ "$name" == "$1" ]] && { echo "$rps"; return; }
+    done
+}
+base="$(rps_of "jade me session")"
+for off in "jade me no-limiter" "jade me no-metrics"; do
+    other="$(rps_of "$off")"
+    [[ -n "$base" && -n "$other" ]] || continue
+    awk -v on="$base" -v off="$other" -v n="$off" \
+        'BEGIN { printf "%s: %.0f req/s; with it on: %.0f req/s; cost %.1f%%\n", n, off, on, 100 * (off - on) / off }'
 done

@@ -49,6 +49,8 @@ public final class Arbiter {
     private let notifier = SystemdNotifier()
     private let segment: SharedSegment
     private let sockets: ListeningSockets
+    /// The loopback socket for `/metrics` when `metrics.port` is set (shared by every worker).
+    private let metricsSocket: ListeningSockets?
     private let store: Store
 
     private var workers: [pid_t: Worker] = [:]
@@ -89,6 +91,12 @@ public final class Arbiter {
             sockets = try ListeningSockets.bind(
                 host: config.server.host, port: config.server.port, count: config.server.effectiveWorkers,
                 backlog: config.server.backlog)
+        }
+        let metricsPort = config.resolved.int("metrics.port")
+        if metricsPort != 0 && config.resolved.bool("metrics.enabled") {
+            metricsSocket = try ListeningSockets.bind(host: "127.0.0.1", port: metricsPort, count: 1, backlog: 128)
+        } else {
+            metricsSocket = nil
         }
         // Sized once: a reload cannot resize the segment (workers map it), so a new capacity needs a restart.
         segment = try SharedSegment.create(
@@ -192,8 +200,12 @@ public final class Arbiter {
         let argv = ["jadevectordb", "worker", "--record", String(recordIndex), "--master-pid", String(getpid())]
         let env = Self.workerEnvironment(environment)
         var pid: pid_t = 0
-        let src: [Int32] = [sockets.descriptor(forSlot: slot), segment.fd, configFD]
-        let dst: [Int32] = [3, 4, 5]
+        var src: [Int32] = [sockets.descriptor(forSlot: slot), segment.fd, configFD]
+        var dst: [Int32] = [3, 4, 5]
+        if let metricsSocket {
+            src.append(metricsSocket.descriptor(forSlot: 0))
+            dst.append(6)
+        }
         let rc = withCStrings(argv) { cargv in
             withCStrings(env) { cenv in
                 jade_spawn("/proc/self/exe", cargv, cenv, src, dst, Int32(src.count), &pid)
@@ -412,23 +424,26 @@ public final class Arbiter {
             notifier.send(["READY=1", "STATUS=reload rejected: \(first)\(more); \(statusLine())"])
             return
         }
-        var next = JadeConfiguration(resolved)
-        if next.server.host != config.server.host || next.server.port != config.server.port
-            || next.server.backlog != config.server.backlog
+        let incoming = JadeConfiguration(resolved)
+        if incoming.server.host != config.server.host || incoming.server.port != config.server.port
+            || incoming.server.backlog != config.server.backlog
         {
             logger.warning("server.host, server.port and server.backlog change only on restart; keeping the old values")
-            next.server.host = config.server.host
-            next.server.port = config.server.port
-            next.server.backlog = config.server.backlog
         }
-        if next.database.dataDirectory != config.database.dataDirectory {
+        if incoming.database.dataDirectory != config.database.dataDirectory {
             logger.warning("storage.data_dir changes only on restart; keeping the old value")
-            next.database.dataDirectory = config.database.dataDirectory
         }
+        if incoming.resolved.int("metrics.port") != config.resolved.int("metrics.port")
+            || incoming.resolved.bool("metrics.enabled") != config.resolved.bool("metrics.enabled")
+        {
+            logger.warning("metrics.port and metrics.enabled change only on restart; keeping the old values")
+        }
+        let pinnedConfig = Self.pinned(resolved, running: config.resolved)
+        let next = JadeConfiguration(pinnedConfig)
         let fd: Int32
         do {
             try sockets.ensure(count: next.server.effectiveWorkers)
-            fd = try Self.configMemfd(Self.pinned(resolved, to: next))
+            fd = try Self.configMemfd(pinnedConfig)
         } catch {
             logger.error("reload failed", metadata: ["error": "\(error)"])
             notifier.send(["READY=1", "STATUS=reload failed: \(error); \(statusLine())"])
@@ -446,16 +461,22 @@ public final class Arbiter {
         notifier.status("reloading: starting generation \(generation)")
     }
 
+    /// Keys that change only on restart: the sockets, the data directory and the metrics listener.
+    static let restartOnlyKeys = [
+        "server.host", "server.port", "server.backlog", "storage.data_dir", "metrics.port", "metrics.enabled",
+    ]
+
     /// The resolved config with the restart-only keys forced back to the running values.
-    static func pinned(_ resolved: ResolvedConfig, to config: JadeConfiguration) -> ResolvedConfig {
+    static func pinned(_ resolved: ResolvedConfig, running: ResolvedConfig) -> ResolvedConfig {
         var values = resolved.values
-        values["server.host"] = .string(config.server.host)
-        values["server.port"] = .int(config.server.port)
-        values["server.backlog"] = .int(config.server.backlog)
-        values["storage.data_dir"] = .string(config.database.dataDirectory)
+        var sources = resolved.sources
+        for key in restartOnlyKeys {
+            values[key] = running.values[key]
+            sources[key] = running.sources[key]
+        }
         return ResolvedConfig(
             environment: resolved.environment, configDirectory: resolved.configDirectory, values: values,
-            sources: resolved.sources)
+            sources: sources)
     }
 
     private func abandonReload(reason: String) {
@@ -499,6 +520,7 @@ public final class Arbiter {
         // Close our copies first, so each worker's copy is the last: a worker drains its socket's
         // accept queue and then closes it, and no connection is left queued on a dead socket.
         sockets.closeAll()
+        metricsSocket?.closeAll()
         for worker in workers.values { kill(worker.pid, SIGTERM) }
         stopDeadline =
             jade_monotonic_ns() + UInt64(config.server.shutdownTimeout.components.seconds + 5) * 1_000_000_000

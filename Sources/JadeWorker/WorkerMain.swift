@@ -23,6 +23,8 @@ public enum WorkerDescriptors {
     public static let sharedMemory: Int32 = 4
     /// A memfd holding the serialized configuration.
     public static let configuration: Int32 = 5
+    /// The loopback `/metrics` socket, present only when `metrics.port` is set.
+    public static let metricsListener: Int32 = 6
 }
 
 /// The worker process: attach the segment, open the store, serve HTTP on the inherited socket,
@@ -58,6 +60,9 @@ public enum WorkerMain {
         ]
         let logger = Logger(label: "jadevectordb.worker")
         let metrics = WorkerMetrics(segment: segment, record: record)
+        // metrics.enabled = false: nothing is recorded on the request path and /metrics is not served.
+        let metricsEnabled = config.resolved.bool("metrics.enabled")
+        let separateMetricsPort = metricsEnabled && config.resolved.int("metrics.port") != 0
         metrics.observeDatabaseErrors()
 
         let store: Store
@@ -68,7 +73,7 @@ public enum WorkerMain {
                 breakers: (
                     CircuitBreaker(name: "reads", shared: segment.breakerPointer(0), settings: breakerSettings),
                     CircuitBreaker(name: "writes", shared: segment.breakerPointer(1), settings: breakerSettings)
-                ), observer: metrics.statementObserver)
+                ), observer: metricsEnabled ? metrics.statementObserver : nil)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
@@ -78,7 +83,7 @@ public enum WorkerMain {
         let threadPool = NIOThreadPool(numberOfThreads: 8)
         threadPool.start()
         let eventLoop = group.next()
-        let router = Router(metrics: metrics.http)
+        let router = Router(metrics: metricsEnabled ? metrics.http : nil)
         let auth = AuthService(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
@@ -86,7 +91,7 @@ public enum WorkerMain {
             "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts).")
         let requestGuard = RequestGuard(
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
-        requestGuard.metrics = metrics.http
+        requestGuard.metrics = metricsEnabled ? metrics.http : nil
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
@@ -104,7 +109,7 @@ public enum WorkerMain {
         )
         .register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
-        gate.metrics = metrics.http
+        gate.metrics = metricsEnabled ? metrics.http : nil
         metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
         let retries = metrics.dbRetries
         let transitions = metrics.circuitTransitions
@@ -117,11 +122,13 @@ public enum WorkerMain {
                 return (breaker.name, state == .open ? 1 : (state == .halfOpen ? 2 : 0))
             }
         }
-        if config.resolved.bool("metrics.enabled") {
+        // On the main port, or alone on a loopback port of its own (metrics.port).
+        let metricsRouter = separateMetricsPort ? Router() : router
+        if metricsEnabled {
             MetricsRoutes(
                 gate: gate, threadPool: threadPool, scrapeToken: config.resolved.string("secrets.scrape_token"),
                 render: { metrics.render() }
-            ).register(on: router)
+            ).register(on: metricsRouter)
         }
         metrics.publish(record: record, logger: logger)
 
@@ -134,8 +141,17 @@ public enum WorkerMain {
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
+        var metricsServer: WorkerHTTPServer?
+        if separateMetricsPort {
+            let metricsContext = ServerContext(
+                eventLoop: eventLoop, router: metricsRouter, limits: limits, logger: logger,
+                accessLog: config.logging.accessLog, record: nil, gate: gate, threadPool: threadPool,
+                requestGuard: nil)
+            metricsServer = WorkerHTTPServer(context: metricsContext, listenFD: WorkerDescriptors.metricsListener)
+        }
         do {
             try server.start()
+            try metricsServer?.start()
         } catch {
             logger.critical("cannot serve on the inherited socket", metadata: ["error": "\(error)"])
             exit(1)
@@ -171,7 +187,9 @@ public enum WorkerMain {
                 record.state = .draining
                 logger.info("worker draining", metadata: ["mode": "\(mode)"])
                 eventLoop.execute {
-                    server.drain(mode, deadline: shutdownTimeout).whenComplete { _ in
+                    let metricsDrained =
+                        metricsServer?.drain(mode, deadline: shutdownTimeout) ?? eventLoop.makeSucceededVoidFuture()
+                    server.drain(mode, deadline: shutdownTimeout).and(metricsDrained).whenComplete { _ in
                         logger.info("worker drained")
                         record.state = .exited
                         try? store.close()

@@ -1,3 +1,4 @@
+import CJadeTestSupport
 import Foundation
 import Testing
 
@@ -132,6 +133,48 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// `metrics.port`: /metrics moves to its own loopback listener (shared by every worker,
+        /// same access rules) and the main port no longer serves it; metrics.enabled = false
+        /// serves it nowhere.
+        @Test func metricsOnASeparateLoopbackPort() throws {
+            let metricsPort = Int(jt_free_port())
+            let server = try ServerProcess(
+                workers: 2,
+                environment: [
+                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword, "JADEVECTORDB_SCRAPE_TOKEN": Self.token,
+                    "JADEVECTORDB_METRICS_PORT": String(metricsPort),
+                ])
+            try server.waitHealthy()
+            let main = APIClient(port: server.port)
+            let side = APIClient(port: metricsPort)
+            let bearer = ["Authorization": "Bearer \(Self.token)"]
+            let onMain = try main.call("GET", "/metrics", headers: bearer)
+            #expect(onMain.status == 404, "\(onMain.text)")
+            for _ in 0..<20 { #expect(try httpRequest(port: server.port, "GET", "/health").status == 200) }
+            #expect(try side.call("GET", "/metrics").status == 401)
+            #expect(try side.call("GET", "/health").status == 404)
+            // Several scrapes on fresh connections reach both workers; each one sees the totals.
+            for _ in 0..<4 {
+                let reply = try httpRequest(port: metricsPort, "GET", "/metrics", headers: bearer)
+                #expect(reply.status == 200)
+                let scrape = Scrape(reply.text)
+                let health = #"jadevectordb_http_requests_total{route="/health",method="GET",status="2xx"}"#
+                #expect((scrape.samples[health] ?? 0) >= 20)
+            }
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+
+            let disabled = try ServerProcess(
+                workers: 1,
+                environment: [
+                    "JADEVECTORDB_SCRAPE_TOKEN": Self.token, "JADEVECTORDB_METRICS_ENABLED": "false",
+                ])
+            try disabled.waitHealthy()
+            #expect(try APIClient(port: disabled.port).call("GET", "/metrics", headers: bearer).status == 404)
+            disabled.signal(SIGTERM)
+            #expect(try disabled.waitForExit() == 0)
+        }
+
         /// promtool accepts the scrape and the rules; every metric the dashboard and the rules
         /// name is in the scrape.
         @Test func monitoringAssetsMatchARealScrape() throws {
@@ -174,6 +217,100 @@ extension Integration {
             #expect(lint.status == 0 || lint.status == 3)
             let rules = try runTool(promtool, ["check", "rules", monitoring.appendingPathComponent("alerts.yml").path])
             #expect(rules.status == 0, "\(rules.output)")
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
+        /// A real Prometheus server (Debian's `prometheus` package) on 127.0.0.1 scrapes the
+        /// server with the scrape token from a file, loads the shipped alert rules, and reports
+        /// `up == 1` for the target.
+        @Test func realPrometheusScrapesWithTheToken() throws {
+            guard
+                let prometheus = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].first(where: {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                })
+            else {
+                Issue.record("prometheus is not installed (scripts/bootstrap.sh installs the prometheus package)")
+                return
+            }
+            let (server, _) = try start(workers: 2)
+            let scratch = TemporaryDirectory()
+            let tokenFile = scratch.path + "/scrape-token"
+            try Self.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let rules = Repository.root.appendingPathComponent("docs/monitoring/alerts.yml").path
+            // The shipped docs/monitoring/prometheus.yml with this run's target, token file,
+            // rules path and a short interval.
+            var config = try String(
+                contentsOf: Repository.root.appendingPathComponent("docs/monitoring/prometheus.yml"), encoding: .utf8)
+            for (from, to) in [
+                ("scrape_interval: 15s", "scrape_interval: 1s"),
+                ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+                ("- alerts.yml", "- \(rules)"),
+                ("/etc/prometheus/jadevectordb-scrape-token", tokenFile),
+                ("127.0.0.1:8080", "127.0.0.1:\(server.port)"),
+            ] {
+                #expect(config.contains(from), "docs/monitoring/prometheus.yml no longer contains \(from)")
+                config = config.replacingOccurrences(of: from, with: to)
+            }
+            try config.write(toFile: scratch.path + "/prometheus.yml", atomically: true, encoding: .utf8)
+            let webPort = Int(jt_free_port())
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: prometheus)
+            process.arguments = [
+                "--config.file=\(scratch.path)/prometheus.yml", "--storage.tsdb.path=\(scratch.path)/tsdb",
+                "--web.listen-address=127.0.0.1:\(webPort)",
+            ]
+            let logPath = scratch.path + "/prometheus.log"
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = FileHandle(forWritingAtPath: logPath)!
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            defer {
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGTERM)
+                    process.waitUntilExit()
+                }
+            }
+
+            // Bounded: Prometheus starts, scrapes every second; `up` is 1 within a few scrapes.
+            var up: String?
+            var targetError = ""
+            let deadline = Date().addingTimeInterval(40)
+            while Date() < deadline && process.isRunning {
+                if let reply = try? httpRequest(port: webPort, "GET", "/api/v1/query?query=up%7Bjob%3D%22jadevectordb%22%7D"),
+                    reply.status == 200, let data = reply.json?["data"] as? [String: Any],
+                    let result = (data["result"] as? [[String: Any]])?.first,
+                    let value = (result["value"] as? [Any])?.last as? String
+                {
+                    up = value
+                    if value == "1" { break }
+                }
+                if let reply = try? httpRequest(port: webPort, "GET", "/api/v1/targets"), reply.status == 200 {
+                    targetError = reply.text
+                }
+                usleep(250_000)
+            }
+            let prometheusLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            #expect(up == "1", "up = \(up ?? "no sample"); targets: \(targetError.prefix(600)); log: \(prometheusLog.suffix(800))")
+
+            // The shipped alert rules loaded without errors.
+            // (curl: Prometheus sends this larger answer chunked, which the test client does not read.)
+            let loaded = try runCommand(
+                ["-s", "--max-time", "10", "http://127.0.0.1:\(webPort)/api/v1/rules"], executable: "/usr/bin/curl")
+            #expect(loaded.status == 0)
+            let rulesJSON =
+                (try? JSONSerialization.jsonObject(with: Data(loaded.output.utf8))) as? [String: Any] ?? [:]
+            let groups = ((rulesJSON["data"] as? [String: Any])?["groups"] as? [[String: Any]]) ?? []
+            let ruleCount = groups.reduce(0) { $0 + (($1["rules"] as? [Any])?.count ?? 0) }
+            #expect(ruleCount >= 9, "rules loaded: \(ruleCount)")
+            // A series from the server is queryable through Prometheus.
+            let series = try httpRequest(
+                port: webPort, "GET", "/api/v1/query?query=jadevectordb_workers_configured")
+            let value =
+                (((series.json?["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["value"] as? [Any])?
+                .last as? String
+            #expect(value == "2", "\(series.text)")
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }

@@ -3,9 +3,9 @@
 
 Checks the keys the deployment relies on (hardening, health checks, restart policy, resource
 limits, secrets, grace period) and that every file or directory the compose file names on the
-host side exists in the repository. Paths under docs/monitoring/ are produced by the
-monitoring work; while that directory does not exist yet they are reported as pending rather
-than failing (pass --strict to fail on them too).
+host side exists in the repository, and that the Prometheus configuration the compose file mounts
+scrapes the jadevectordb service with the scrape-token secret. (--strict is accepted for
+compatibility; every check is strict.)
 
 Usage: scripts/check-compose.py [--strict] [docker/docker-compose.yml]
 Exit status: 0 clean, 1 problems (each printed), 2 usage or unreadable file.
@@ -41,10 +41,7 @@ def host_path(relative, what):
     if os.path.exists(full):
         return
     rel = os.path.relpath(full, repo)
-    if rel.startswith("docs/monitoring") and not os.path.isdir(os.path.join(repo, "docs/monitoring")) and not strict:
-        pending.append(f"{what}: {rel} (docs/monitoring/ comes with the monitoring branch)")
-    else:
-        problems.append(f"{what}: {rel} does not exist")
+    problems.append(f"{what}: {rel} does not exist")
 
 
 services = doc.get("services") or {}
@@ -94,8 +91,37 @@ need(server.get("stop_grace_period") == "45s", "jadevectordb: stop_grace_period 
 need(any(str(v).endswith(":/data") for v in server.get("volumes") or []), "jadevectordb: /data volume")
 need(any(str(t).startswith("/tmp") for t in server.get("tmpfs") or []), "jadevectordb: tmpfs /tmp")
 
-# Prometheus reads /etc/prometheus/prometheus.yml from the mounted docs/monitoring/.
-host_path("../docs/monitoring/prometheus.yml", "prometheus: --config.file")
+# Prometheus reads /etc/prometheus/prometheus.yml: the mounted file must scrape the jadevectordb
+# service on its container port with the scrape token from the service's Docker secret.
+prometheus = services.get("prometheus") or {}
+mounted = {}
+for volume in prometheus.get("volumes") or []:
+    parts = volume.split(":") if isinstance(volume, str) else []
+    if len(parts) >= 2:
+        mounted[parts[1]] = parts[0]
+config_source = mounted.get("/etc/prometheus/prometheus.yml")
+need(config_source is not None, "prometheus: /etc/prometheus/prometheus.yml is not mounted")
+need("/etc/prometheus/alerts.yml" in mounted, "prometheus: the alert rules are not mounted next to its config")
+if config_source:
+    try:
+        with open(os.path.normpath(os.path.join(base, config_source)), encoding="utf-8") as f:
+            scrape = yaml.safe_load(f)
+    except OSError as error:
+        scrape = {}
+        problems.append(f"prometheus: cannot read {config_source}: {error}")
+    jobs = {job.get("job_name"): job for job in scrape.get("scrape_configs") or []}
+    job = jobs.get("jadevectordb") or {}
+    need(bool(job), "prometheus config: job jadevectordb missing")
+    targets = [t for sc in job.get("static_configs") or [] for t in sc.get("targets") or []]
+    port = str(env.get("JADEVECTORDB_PORT", "8080"))
+    need(f"jadevectordb:{port}" in targets, f"prometheus config: target must be jadevectordb:{port}, not {targets}")
+    token_file = (job.get("authorization") or {}).get("credentials_file", "")
+    secret_names = [s if isinstance(s, str) else s.get("source") for s in prometheus.get("secrets") or []]
+    need(
+        token_file.startswith("/run/secrets/") and token_file.rsplit("/", 1)[-1] in secret_names,
+        f"prometheus config: credentials_file {token_file!r} must be one of its secrets in /run/secrets",
+    )
+    need("alerts.yml" in (scrape.get("rule_files") or []), "prometheus config: rule_files must name alerts.yml")
 
 for line in pending:
     print(f"pending: {line}")

@@ -20,6 +20,81 @@ extension Integration {
             #expect(findings.isEmpty, "\(result.output)")
         }
 
+        /// The image's whole filesystem, as docker/Dockerfile assembles it onto `scratch`
+        /// (docker/assemble-rootfs.sh), runs the server: chrooted into it as uid 999 with the
+        /// image's environment and Docker-style secrets in /run/secrets, it becomes healthy, the
+        /// image's HEALTHCHECK command passes, and SIGTERM stops it cleanly.
+        @Test(.enabled(if: FaultInjection.canMount, "needs chroot and mounts for /proc and /dev (root)"))
+        func imageFilesystemServesChrooted() throws {
+            let dir = TemporaryDirectory()
+            let rootfs = dir.path + "/rootfs"
+            let assemble = Repository.root.appendingPathComponent("docker/assemble-rootfs.sh").path
+            let built = try runCommand(
+                [assemble, Repository.binary, Repository.configDirectory, rootfs], timeout: 120,
+                executable: "/bin/bash")
+            try #require(built.status == 0, "\(built.output)")
+            // Docker provides /proc and /dev; here they are mounted for the duration of the test.
+            #expect(try runCommand(["-t", "proc", "proc", rootfs + "/proc"], executable: "/bin/mount").status == 0)
+            defer { _ = try? runCommand(["-l", rootfs + "/proc"], executable: "/bin/umount") }
+            #expect(try runCommand(["--bind", "/dev", rootfs + "/dev"], executable: "/bin/mount").status == 0)
+            defer { _ = try? runCommand(["-l", rootfs + "/dev"], executable: "/bin/umount") }
+            for (name, value) in [
+                ("admin_password", "image-admin-password-0123"), ("totp_encryption_key", "image-totp-key-0123456789"),
+            ] {
+                try value.write(toFile: rootfs + "/run/secrets/" + name, atomically: true, encoding: .utf8)
+            }
+
+            let port = Int(jt_free_port())
+            // The Dockerfile's ENV, with a loopback address and a free port for the test.
+            let environment = [
+                "JADEVECTORDB_ENV": "production", "JADEVECTORDB_CONFIG_DIR": "/etc/jadevectordb",
+                "JADEVECTORDB_DATA_DIR": "/data", "JADEVECTORDB_HOST": "127.0.0.1", "JADEVECTORDB_PORT": String(port),
+                "JADEVECTORDB_WORKERS": "2",
+                "JADEVECTORDB_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
+                "JADEVECTORDB_TOTP_ENCRYPTION_KEY_FILE": "/run/secrets/totp_encryption_key",
+            ]
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/sbin/chroot")
+            server.arguments = ["--userspec=999:999", rootfs, "/usr/local/bin/jadevectordb", "serve"]
+            server.environment = environment
+            let logPath = dir.path + "/server.log"
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = FileHandle(forWritingAtPath: logPath)!
+            server.standardOutput = log
+            server.standardError = log
+            try server.run()
+            defer {
+                if server.isRunning {
+                    kill(server.processIdentifier, SIGKILL)
+                    server.waitUntilExit()
+                }
+            }
+            var healthy = false
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && server.isRunning && !healthy {
+                healthy = (try? httpRequest(port: port, "GET", "/health"))?.status == 200
+                if !healthy { usleep(100_000) }
+            }
+            let serverLog = { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+            try #require(healthy, "not healthy in the image filesystem: \(serverLog().suffix(1500))")
+            let api = APIClient(port: port)
+            _ = try api.login("admin", "image-admin-password-0123")
+
+            // The image's HEALTHCHECK: CMD ["/usr/local/bin/jadevectordb", "healthcheck"].
+            var healthcheckEnvironment = environment
+            healthcheckEnvironment["PATH"] = "/usr/local/bin"
+            let check = try runCommand(
+                ["--userspec=999:999", rootfs, "/usr/local/bin/jadevectordb", "healthcheck"],
+                environment: healthcheckEnvironment, executable: "/usr/sbin/chroot")
+            #expect(check.status == 0, "\(check.output)")
+
+            kill(server.processIdentifier, SIGTERM)
+            let stopBy = Date().addingTimeInterval(45)
+            while server.isRunning && Date() < stopBy { usleep(50_000) }
+            #expect(!server.isRunning)
+            if !server.isRunning { #expect(server.terminationStatus == 0, "\(serverLog().suffix(1500))") }
+        }
+
         @Test func composeFileHasTheRequiredKeysAndPaths() throws {
             let result = try runCommand([Self.script("check-compose.py")], executable: "/usr/bin/env")
             #expect(result.status == 0, "\(result.output)")

@@ -112,6 +112,13 @@ let package = Package(
                 "JadeAuth", "JadeStore", "JadeConfig", "JadeShared", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/jade-bench-auth"),
+        // `scripts/bench-store.sh`: overhead of the retry and circuit-breaker wrapper on a point read.
+        .executableTarget(
+            name: "jade-bench-store",
+            dependencies: [
+                "JadeStore", "JadeShared", "CJadeShm", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/jade-bench-store"),
         // `scripts/bench-vectors.sh` builds this in release and compares its in-process exact
         // search with faiss and numpy.
         .executableTarget(

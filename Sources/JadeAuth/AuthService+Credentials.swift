@@ -37,8 +37,10 @@ extension AuthService {
             let stamp = epochs.stamp(userID)
             let expiresAt: Double = row["expires_at"]
             guard row["active"] as Bool, expiresAt > time else { throw AuthError.unauthenticated }
+            // Bookkeeping, best effort: while writes fail (read-only degradation) the session is
+            // still good until its stored expiry; it is just not extended.
             if settings.slidingSessions && expiresAt - time < settings.sessionTimeout - 60 {
-                try pool.write { db in
+                _ = try? pool.write { db in
                     try db.execute(
                         sql: "UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ?",
                         arguments: [time + settings.sessionTimeout, time, row["id"] as Int64])
@@ -69,7 +71,7 @@ extension AuthService {
                 (row["revoked_at"] as Double?) == nil, ((row["expires_at"] as Double?) ?? .infinity) > time
             else { throw AuthError.unauthenticated }
             if ((row["last_used_at"] as Double?) ?? 0) < time - 60 {
-                try pool.write { db in
+                _ = try? pool.write { db in
                     try db.execute(
                         sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [time, row["id"] as Int64])
                 }

@@ -97,7 +97,9 @@ public final class CircuitBreaker: @unchecked Sendable {
         }
     }
 
-    public func admit(now: UInt64 = jade_monotonic_ns()) -> (Admission, halfOpened: Bool) {
+    /// Asks to make a call. `now` (CLOCK_MONOTONIC ns) is for tests; by default the clock is
+    /// read only when the breaker is not closed (a closed breaker admits lock-free).
+    public func admit(now: UInt64 = 0) -> (Admission, halfOpened: Bool) {
         var retry: UInt64 = 0
         var transition: UInt32 = 0
         var c = config
@@ -110,13 +112,12 @@ public final class CircuitBreaker: @unchecked Sendable {
         }
     }
 
-    /// Reports an outcome; returns the new state when it changed.
+    /// Reports an outcome; returns the new state when it changed. A success on a closed breaker
+    /// is one atomic add (no lock, coarse clock).
     @discardableResult
-    public func record(failed: Bool, probe: Bool, kind: StoreFailureKind? = nil, now: UInt64 = jade_monotonic_ns())
-        -> State?
-    {
+    public func record(failed: Bool, probe: Bool, kind: StoreFailureKind? = nil, now: UInt64 = 0) -> State? {
         var c = config
-        let unixMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let unixMs = failed ? Int64(Date().timeIntervalSince1970 * 1000) : 0
         let t = jade_breaker_record(pointer, &c, now, failed ? 1 : 0, probe ? 1 : 0, kind?.rawValue ?? 0, unixMs)
         switch t {
         case JADE_CB_OPENED.rawValue: return .open
@@ -125,7 +126,7 @@ public final class CircuitBreaker: @unchecked Sendable {
         }
     }
 
-    public func view(now: UInt64 = jade_monotonic_ns()) -> View {
+    public func view(now: UInt64 = 0) -> View {
         var v = jade_breaker_view_t()
         var c = config
         jade_breaker_view(pointer, &c, now, &v)

@@ -32,8 +32,16 @@ public final class ResilientPool: @unchecked Sendable {
         case read, write
     }
 
-    /// The GRDB pool itself (migrations, backups).
-    public let raw: DatabasePool
+    /// The GRDB pool itself (migrations, backups): the current one, which a reconnection
+    /// replaces.
+    public var raw: DatabasePool { poolLock.withLock { current } }
+    private let poolLock = NSLock()
+    private var current: DatabasePool
+    /// Opens a fresh pool on the same file (reconnection); nil: never reconnect.
+    private let opener: (() throws -> DatabasePool)?
+    private var lastReconnect: UInt64 = 0
+    /// At most one reconnection per process per interval, however many calls fail.
+    static let reconnectInterval: UInt64 = 1_000_000_000
     public let reads: CircuitBreaker
     public let writes: CircuitBreaker
     public let retry: RetrySettings
@@ -46,8 +54,14 @@ public final class ResilientPool: @unchecked Sendable {
     private var _retries: UInt64 = 0
     private var _failures: UInt64 = 0
 
-    public init(raw: DatabasePool, reads: CircuitBreaker, writes: CircuitBreaker, retry: RetrySettings) {
-        self.raw = raw
+    /// `opener` reopens the database after a connection-level failure (a file that was
+    /// read-only or unreachable when the connections were opened stays so for them).
+    public init(
+        raw: DatabasePool, reads: CircuitBreaker, writes: CircuitBreaker, retry: RetrySettings,
+        opener: (() throws -> DatabasePool)? = nil
+    ) {
+        self.current = raw
+        self.opener = opener
         self.reads = reads
         self.writes = writes
         self.retry = retry
@@ -56,13 +70,36 @@ public final class ResilientPool: @unchecked Sendable {
     /// Retries and hard failures seen by this process.
     public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { (_retries, _failures) } }
 
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try raw.read(body) } }
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try pool().read(body) } }
+
     public func unsafeRead<T>(_ body: (Database) throws -> T) throws -> T {
-        try run(.read) { try raw.unsafeRead(body) }
+        try run(.read) { try pool().unsafeRead(body) }
     }
-    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try raw.write(body) } }
+    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try pool().write(body) } }
     public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try run(.write) { try raw.writeWithoutTransaction(body) }
+        try run(.write) { try pool().writeWithoutTransaction(body) }
+    }
+
+    private func pool() -> DatabasePool { poolLock.withLock { current } }
+
+    /// Opens new connections on the same file, unless that was done less than
+    /// `reconnectInterval` ago; true when it did. A connection opened while the file was
+    /// read-only (or unreachable) stays so, whatever happens to the file later.
+    private func reconnect(after kind: StoreFailureKind) -> Bool {
+        guard let opener else { return false }
+        poolLock.lock()
+        defer { poolLock.unlock() }
+        let now = jade_monotonic_ns()
+        guard lastReconnect == 0 || now &- lastReconnect >= Self.reconnectInterval else { return false }
+        lastReconnect = now
+        do {
+            current = try opener()
+            logger.notice("database reopened after a connection-level failure", metadata: ["kind": "\(kind)"])
+            return true
+        } catch {
+            logger.error("cannot reopen the database", metadata: ["kind": "\(kind)", "error": "\(error)"])
+            return false
+        }
     }
 
     public func close() throws { try raw.close() }
@@ -76,7 +113,9 @@ public final class ResilientPool: @unchecked Sendable {
             retryAfterSeconds: max(1, Int(retryAfter.rounded(.up))), reason: reason)
     }
 
-    func run<T>(_ mode: Mode, _ operation: () throws -> T) throws -> T {
+    /// Runs `operation` under the failure policy for `mode`: breaker admission, retries of
+    /// contention with backoff, classification of failures, the breaker's outcome.
+    public func run<T>(_ mode: Mode, _ operation: () throws -> T) throws -> T {
         let breaker = mode == .read ? reads : writes
         let (admission, halfOpened) = breaker.admit()
         if halfOpened {
@@ -91,7 +130,8 @@ public final class ResilientPool: @unchecked Sendable {
         }
         let probe = admission == .probe
         var attempt = 0
-        let started = Date()
+        var reconnected = false
+        var started: Date?
         while true {
             do {
                 let value = try operation()
@@ -102,6 +142,7 @@ public final class ResilientPool: @unchecked Sendable {
                 switch kind {
                 case .contention:
                     if attempt < retry.maxRetries {
+                        if started == nil { started = Date() }
                         let delay = retry.delay(attempt: attempt)
                         counters.withLock { _retries &+= 1 }
                         onRetry?()
@@ -121,7 +162,7 @@ public final class ResilientPool: @unchecked Sendable {
                         "database busy after every retry",
                         metadata: [
                             "mode": "\(mode.rawValue)", "attempts": "\(attempt + 1)",
-                            "ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+                            "ms": "\(Int(Date().timeIntervalSince(started ?? Date()) * 1000))",
                         ])
                     throw StoreUnavailable(mode: .unavailable, retryAfterSeconds: 1, reason: "the database is busy")
                 case .constraint:
@@ -133,6 +174,14 @@ public final class ResilientPool: @unchecked Sendable {
                         "database misuse (a bug)", metadata: ["mode": "\(mode.rawValue)", "error": "\(error)"])
                     throw error
                 default:
+                    // Connection-level failures: new connections, then the same call once more
+                    // (its transaction was rolled back). Counted only if that fails too.
+                    if !reconnected && (kind == .readOnly || kind == .cannotOpen || kind == .io)
+                        && reconnect(after: kind)
+                    {
+                        reconnected = true
+                        continue
+                    }
                     counters.withLock { _failures &+= 1 }
                     let change = breaker.record(failed: true, probe: probe, kind: kind)
                     logger.error(

@@ -91,7 +91,8 @@ public final class Store: @unchecked Sendable {
                 retry: RetrySettings(
                     maxRetries: settings.maxRetries,
                     baseDelay: Double(settings.retryBaseDelay.components.attoseconds) / 1e18
-                        + Double(settings.retryBaseDelay.components.seconds)))
+                        + Double(settings.retryBaseDelay.components.seconds)),
+                opener: { try DatabasePool(path: path, configuration: configuration) })
             return Store(pool: pool, path: path)
         } catch let error as DatabaseError {
             throw StoreError(description: describe(error, path: path))

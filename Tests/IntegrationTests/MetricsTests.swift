@@ -278,7 +278,8 @@ extension Integration {
             var targetError = ""
             let deadline = Date().addingTimeInterval(40)
             while Date() < deadline && process.isRunning {
-                if let reply = try? httpRequest(port: webPort, "GET", "/api/v1/query?query=up%7Bjob%3D%22jadevectordb%22%7D"),
+                if let reply = try? httpRequest(
+                    port: webPort, "GET", "/api/v1/query?query=up%7Bjob%3D%22jadevectordb%22%7D"),
                     reply.status == 200, let data = reply.json?["data"] as? [String: Any],
                     let result = (data["result"] as? [[String: Any]])?.first,
                     let value = (result["value"] as? [Any])?.last as? String
@@ -292,7 +293,9 @@ extension Integration {
                 usleep(250_000)
             }
             let prometheusLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            #expect(up == "1", "up = \(up ?? "no sample"); targets: \(targetError.prefix(600)); log: \(prometheusLog.suffix(800))")
+            #expect(
+                up == "1",
+                "up = \(up ?? "no sample"); targets: \(targetError.prefix(600)); log: \(prometheusLog.suffix(800))")
 
             // The shipped alert rules loaded without errors.
             // (curl: Prometheus sends this larger answer chunked, which the test client does not read.)

@@ -79,6 +79,84 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// The database file made read-only (chmod 0444; as root the server runs without
+        /// CAP_DAC_OVERRIDE/CAP_FOWNER so that the mode applies to it) and the server reloaded, so
+        /// every worker opens it read-only: reads 200, writes 503 `read_only`, /health/db degraded.
+        /// Restored (chmod 0644): writes work again within the open timeout, without a restart
+        /// (the probe reconnects).
+        @Test func readOnlyDatabaseFileServesReadsAndRecoversWithoutARestart() throws {
+            let dropped = "-dac_override,-dac_read_search,-fowner"
+            let launcher =
+                geteuid() == 0 ? ["/usr/bin/setpriv", "--inh-caps=\(dropped)", "--bounding-set=\(dropped)", "--"] : []
+            let server = try ServerProcess(
+                workers: 2,
+                environment: [
+                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword,
+                    "JADEVECTORDB_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "3",
+                    "JADEVECTORDB_CIRCUIT_BREAKER_MINIMUM_CALLS": "3",
+                    "JADEVECTORDB_CIRCUIT_BREAKER_OPEN_TIMEOUT_SECONDS": "2",
+                ], launcher: launcher)
+            try server.waitHealthy()
+            let api = APIClient(port: server.port)
+            let token = try api.login("admin", Self.adminPassword)
+            let admin = APIClient.Credential.bearer(token)
+            #expect(try api.call("POST", "/v1/admin/groups", ["name": "before"], as: admin).status == 201)
+            let database = server.dataDirectory + "/jadevectordb.sqlite"
+            #expect(chmod(database, 0o444) == 0)
+            defer { _ = chmod(database, 0o644) }
+            // New workers open the file as it is now; wait until the old ones have gone.
+            let oldWorkers = Set(server.workerPIDs())
+            server.signal(SIGHUP)
+            try server.waitForGeneration(2)
+            let retired = Date().addingTimeInterval(20)
+            while !oldWorkers.isDisjoint(with: server.workerPIDs()) && Date() < retired { usleep(50_000) }
+            #expect(oldWorkers.isDisjoint(with: server.workerPIDs()))
+
+            var statuses: [Int] = []
+            var codes: [String] = []
+            for i in 0..<6 {
+                let reply = try api.call("POST", "/v1/admin/groups", ["name": "ro\(i)"], as: admin)
+                statuses.append(reply.status)
+                codes.append(reply.errorCode ?? "")
+                if reply.status == 503 { #expect(reply.headers["retry-after"] != nil) }
+            }
+            #expect(statuses.allSatisfy { $0 == 503 }, "\(statuses) \(server.log.suffix(1500))")
+            #expect(codes.allSatisfy { $0 == "read_only" }, "\(codes)")
+            // Reads keep working on every worker.
+            let reads = try api.statusOnEverySlot("GET", "/v1/admin/groups", as: admin, workers: 2)
+            #expect(reads.values.allSatisfy { $0 == 200 }, "\(reads)")
+            let health = try api.call("GET", "/health/db", as: admin)
+            #expect(health.status == 503)
+            #expect(health.json?["status"] as? String == "degraded")
+            #expect((health.json?["database"] as? [String: Any])?["read_only"] as? Bool == true)
+
+            // Restored: within the open timeout (2 s) plus a probe, writes succeed again.
+            #expect(chmod(database, 0o644) == 0)
+            let restored = Date()
+            var recovered = false
+            while Date().timeIntervalSince(restored) < 10 && !recovered {
+                recovered = try api.call("POST", "/v1/admin/groups", ["name": "after"], as: admin).status == 201
+                if !recovered { usleep(100_000) }
+            }
+            #expect(recovered, "\(server.log.suffix(1500))")
+            #expect(Date().timeIntervalSince(restored) < 5)
+            // Every worker writes again (each reconnects on its own next call).
+            for i in 0..<6 {
+                let reply = try httpRequest(
+                    port: server.port, "POST", "/v1/admin/groups",
+                    headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
+                    body: Data("{\"name\":\"again\(i)\"}".utf8))
+                #expect(reply.status == 201, "\(reply.status) \(reply.text)")
+            }
+            let groups = try api.call("GET", "/v1/admin/groups", as: admin)
+            let names = Set(((groups.json?["groups"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+            #expect(names.contains("before") && names.contains("after"))
+            #expect(names.isDisjoint(with: (0..<6).map { "ro\($0)" }))
+            #expect(try api.call("GET", "/health/db").json?["status"] as? String == "healthy")
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test(.enabled(if: FaultInjection.canMount, "needs to mount a tmpfs (root)"))
         func fullDiskMakesWritesReadOnlyOpensTheCircuitEverywhereAndRecovers() throws {
             let dir = TemporaryDirectory()

@@ -46,6 +46,7 @@ typedef struct {
 
 /// Initializes a breaker in (shared) memory: closed, empty window.
 int jade_breaker_init(jade_breaker_t *b);
+/// `now` arguments are CLOCK_MONOTONIC nanoseconds; 0 means "read the clock" (only when needed).
 /// Asks to make a call at `now`. On REJECT, *retry_after_ns says when to try again.
 /// *transition reports OPEN -> HALF_OPEN when this call becomes the probe.
 int jade_breaker_admit(jade_breaker_t *b, const jade_breaker_config_t *c, uint64_t now, uint64_t *retry_after_ns,

@@ -86,7 +86,8 @@ final class ServerProcess {
 
     init(
         workers: Int = 2, environment: [String: String] = [:], notify: NotifySocket? = nil,
-        directory: TemporaryDirectory = TemporaryDirectory(), configDirectory: String? = nil
+        directory: TemporaryDirectory = TemporaryDirectory(), configDirectory: String? = nil,
+        launcher: [String] = []
     ) throws {
         self.directory = directory
         self.workers = workers
@@ -109,8 +110,14 @@ final class ServerProcess {
             env["JADEVECTORDB_RATE_LIMITS_\(limit)_BURST"] = "10000"
         }
         for (k, v) in environment { env[k] = v }
-        process.executableURL = URL(fileURLWithPath: Repository.binary)
-        process.arguments = ["serve"]
+        // `launcher`: a command the server runs under (e.g. setpriv dropping capabilities).
+        if let tool = launcher.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(launcher.dropFirst()) + [Repository.binary, "serve"]
+        } else {
+            process.executableURL = URL(fileURLWithPath: Repository.binary)
+            process.arguments = ["serve"]
+        }
         process.environment = env
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log

@@ -93,3 +93,16 @@ report(
     try measure(1_000_000, batches: 20) {
         _ = try pool.run(.read) { 42 }
     })
+
+// Where a point read's time goes: GRDB's reader access alone, with and without a transaction.
+report("GRDB pool.read, empty body", try measure(20_000, batches: 10) { try raw.read { _ in } })
+report("GRDB pool.unsafeRead, empty body", try measure(20_000, batches: 10) { try raw.unsafeRead { _ in } })
+report("GRDB pool.unsafeRead, point read", try measure(20_000, batches: 10) { _ = try raw.unsafeRead(pointRead) })
+report(
+    "GRDB pool.unsafeRead, cached statement",
+    try measure(20_000, batches: 10) {
+        _ = try raw.unsafeRead { db in
+            id = (id &+ 7919) % 1000
+            return try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM items WHERE id = ?"), arguments: [id])
+        }
+    })

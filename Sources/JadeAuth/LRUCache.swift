@@ -13,47 +13,64 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         var next: Int32
     }
 
+    /// Everything mutable, behind one pointer: accesses through it are not subject to the
+    /// runtime's dynamic exclusivity checks on class properties (half the cost of a hit), and
+    /// `lock` serializes them anyway.
+    private struct State {
+        var index: [Key: Int32] = [:]
+        var nodes: [Node] = []
+        var head: Int32 = -1  // most recent
+        var tail: Int32 = -1  // least recent
+        var free: [Int32] = []
+        var hits: UInt64 = 0
+        var misses: UInt64 = 0
+        var evictions: UInt64 = 0
+    }
+
     public let capacity: Int
     public let ttlNanoseconds: UInt64
-    private var index: [Key: Int32] = [:]
-    private var nodes: [Node] = []
-    private var head: Int32 = -1  // most recent
-    private var tail: Int32 = -1  // least recent
-    private var free: [Int32] = []
+    private let state: UnsafeMutablePointer<State>
     private let lock = NSLock()
 
-    public private(set) var hits: UInt64 = 0
-    public private(set) var misses: UInt64 = 0
-    public private(set) var evictions: UInt64 = 0
+    public var hits: UInt64 { lock.withLock { state.pointee.hits } }
+    public var misses: UInt64 { lock.withLock { state.pointee.misses } }
+    public var evictions: UInt64 { lock.withLock { state.pointee.evictions } }
 
     public init(capacity: Int, ttlSeconds: Int) {
         self.capacity = max(0, capacity)
         self.ttlNanoseconds = UInt64(max(0, ttlSeconds)) * 1_000_000_000
-        index.reserveCapacity(min(self.capacity, 1 << 16))
+        state = .allocate(capacity: 1)
+        state.initialize(to: State())
+        state.pointee.index.reserveCapacity(min(self.capacity, 1 << 16))
     }
 
-    public var count: Int { lock.withLock { index.count } }
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    public var count: Int { lock.withLock { state.pointee.index.count } }
 
     /// The value for `key` when present, unexpired and stamped with `stamp`.
     public func value(for key: Key, stamp: EpochStamp, now: UInt64) -> Value? {
         lock.lock()
         defer { lock.unlock() }
-        guard let i = index[key] else {
-            misses &+= 1
+        guard let i = state.pointee.index[key] else {
+            state.pointee.misses &+= 1
             return nil
         }
         // Read the fields in place: copying the node would retain and release its key.
-        let valid = nodes.withUnsafeBufferPointer { n in
+        let valid = state.pointee.nodes.withUnsafeBufferPointer { n in
             n[Int(i)].stamp == stamp && n[Int(i)].expiresAt > now
         }
         guard valid else {
             remove(i)
-            misses &+= 1
+            state.pointee.misses &+= 1
             return nil
         }
-        if head != i { moveToFront(i) }
-        hits &+= 1
-        return nodes[Int(i)].value
+        if state.pointee.head != i { moveToFront(i) }
+        state.pointee.hits &+= 1
+        return state.pointee.nodes[Int(i)].value
     }
 
     /// The value for `key` regardless of stamp and expiry, without touching recency or
@@ -61,11 +78,11 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     public func peek(_ key: Key) -> Value? {
         lock.lock()
         defer { lock.unlock() }
-        return index[key].map { nodes[Int($0)].value }
+        return state.pointee.index[key].map { state.pointee.nodes[Int($0)].value }
     }
 
     /// Counts a miss decided outside the cache.
-    public func recordMiss() { lock.withLock { misses &+= 1 } }
+    public func recordMiss() { lock.withLock { state.pointee.misses &+= 1 } }
 
     /// Stores `value` stamped with `stamp` (taken before the value was computed).
     public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64) {
@@ -73,62 +90,63 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let expiresAt = now + ttlNanoseconds
-        if let i = index[key] {
-            nodes[Int(i)].value = value
-            nodes[Int(i)].stamp = stamp
-            nodes[Int(i)].expiresAt = expiresAt
+        if let i = state.pointee.index[key] {
+            state.pointee.nodes[Int(i)].value = value
+            state.pointee.nodes[Int(i)].stamp = stamp
+            state.pointee.nodes[Int(i)].expiresAt = expiresAt
             moveToFront(i)
             return
         }
-        if index.count >= capacity, tail >= 0 {
-            remove(tail)
-            evictions &+= 1
+        if state.pointee.index.count >= capacity, state.pointee.tail >= 0 {
+            remove(state.pointee.tail)
+            state.pointee.evictions &+= 1
         }
-        let node = Node(key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: head)
+        let node = Node(key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: state.pointee.head)
         let i: Int32
-        if let reused = free.popLast() {
+        if let reused = state.pointee.free.popLast() {
             i = reused
-            nodes[Int(i)] = node
+            state.pointee.nodes[Int(i)] = node
         } else {
-            i = Int32(nodes.count)
-            nodes.append(node)
+            i = Int32(state.pointee.nodes.count)
+            state.pointee.nodes.append(node)
         }
-        if head >= 0 { nodes[Int(head)].prev = i }
-        head = i
-        if tail < 0 { tail = i }
-        index[key] = i
+        if state.pointee.head >= 0 { state.pointee.nodes[Int(state.pointee.head)].prev = i }
+        state.pointee.head = i
+        if state.pointee.tail < 0 { state.pointee.tail = i }
+        state.pointee.index[key] = i
     }
 
     /// Drops every entry.
     public func removeAll() {
         lock.withLock {
-            index.removeAll(keepingCapacity: true)
-            nodes.removeAll(keepingCapacity: true)
-            free.removeAll()
-            head = -1
-            tail = -1
+            state.pointee.index.removeAll(keepingCapacity: true)
+            state.pointee.nodes.removeAll(keepingCapacity: true)
+            state.pointee.free.removeAll()
+            state.pointee.head = -1
+            state.pointee.tail = -1
         }
     }
 
     private func unlink(_ i: Int32) {
-        let n = nodes[Int(i)]
-        if n.prev >= 0 { nodes[Int(n.prev)].next = n.next } else { head = n.next }
-        if n.next >= 0 { nodes[Int(n.next)].prev = n.prev } else { tail = n.prev }
+        let prev = state.pointee.nodes[Int(i)].prev
+        let next = state.pointee.nodes[Int(i)].next
+        if prev >= 0 { state.pointee.nodes[Int(prev)].next = next } else { state.pointee.head = next }
+        if next >= 0 { state.pointee.nodes[Int(next)].prev = prev } else { state.pointee.tail = prev }
     }
 
     private func moveToFront(_ i: Int32) {
-        guard head != i else { return }
+        guard state.pointee.head != i else { return }
         unlink(i)
-        nodes[Int(i)].prev = -1
-        nodes[Int(i)].next = head
-        if head >= 0 { nodes[Int(head)].prev = i }
-        head = i
-        if tail < 0 { tail = i }
+        state.pointee.nodes[Int(i)].prev = -1
+        state.pointee.nodes[Int(i)].next = state.pointee.head
+        if state.pointee.head >= 0 { state.pointee.nodes[Int(state.pointee.head)].prev = i }
+        state.pointee.head = i
+        if state.pointee.tail < 0 { state.pointee.tail = i }
     }
 
     private func remove(_ i: Int32) {
         unlink(i)
-        index.removeValue(forKey: nodes[Int(i)].key)
-        free.append(i)
+        state.pointee.index.removeValue(forKey: state.pointee.nodes[Int(i)].key)
+        state.pointee.free.append(i)
     }
 }

@@ -6,9 +6,10 @@
 # Environment:
 #   BENCH_DURATION   wrk duration per target (default 10s)
 #   BENCH_WARMUP     warm-up run before each measurement (default 2s, 0 to skip)
-#   BENCH_TARGETS    which targets to run, in order (default "nginx jadevectordb nolimits
-#                    nometrics": nolimits and nometrics measure /v1/auth/me with the rate limiter,
-#                    or the metrics (recording and /metrics), switched off)
+#   BENCH_TARGETS    which targets to run, in order (default "nginx jadevectordb baseline
+#                    nolimits nometrics": baseline, nolimits and nometrics each start a fresh
+#                    server and measure /v1/auth/me right away, with everything on, with the rate
+#                    limiter off, and with metrics (recording and /metrics) off)
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
 #                    set it to measure another build, which is then never built by the script)
 #
@@ -21,7 +22,7 @@ readonly THREADS=2
 readonly CONNECTIONS=64
 readonly DURATION="${BENCH_DURATION:-10s}"
 readonly WARMUP="${BENCH_WARMUP:-2s}"
-readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb nolimits nometrics}"
+readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb baseline nolimits nometrics}"
 readonly WORKERS=2
 readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
 readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
@@ -212,6 +213,13 @@ bench_jadevectordb() {
     measure "jade db get" "$jade_url" /v1/databases/bench -H "Authorization: Bearer $token"
 }
 
+# The authenticated route on a fresh server with everything on: the reference for the two below.
+bench_jadevectordb_baseline() {
+    start_jadevectordb
+    prepare_credentials
+    measure "jade me baseline" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
+}
+
 # The same authenticated route with the rate limiter switched off (its cost in the same run).
 bench_jadevectordb_nolimits() {
     start_jadevectordb JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false
@@ -230,9 +238,10 @@ for target in $TARGETS; do
     case "$target" in
         nginx) bench_nginx ;;
         jadevectordb) bench_jadevectordb ;;
+        baseline) bench_jadevectordb_baseline ;;
         nolimits) bench_jadevectordb_nolimits ;;
         nometrics) bench_jadevectordb_nometrics ;;
-        *) die "unknown target '$target' (known: nginx jadevectordb nolimits nometrics)" ;;
+        *) die "unknown target '$target' (known: nginx jadevectordb baseline nolimits nometrics)" ;;
     esac
 done
 
@@ -258,19 +267,22 @@ for row in "${results[@]}"; do
     printf '%-20s %-20s %12s %10s %10s %8s %9s  %s\n' "$name" "$route" "$rps" "$p50" "$p99" "$non2xx" "$pct" "$errors"
 done
 
-# Cost of the rate limiter and of metrics on /v1/auth/me (session), each against the run with
-# everything on.
+# Cost of the rate limiter and of metrics on /v1/auth/me (session), each against a fresh server
+# with everything on measured the same way (the baseline target).
+# Median req/s of every row named $1 (targets may be listed several times, interleaved, e.g.
+# BENCH_TARGETS="baseline nometrics nolimits baseline nometrics nolimits ...": on a shared
+# machine run-to-run noise is larger than the effects measured here).
 rps_of() {
-    local row
+    local row name rps
     for row in "${results[@]}"; do
         IFS='|' read -r name rps _ <<<"$row"
-        [[ "$name" == "$1" ]] && { echo "$rps"; return; }
-    done
+        [[ "$name" == "$1" ]] && echo "$rps"
+    done | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
-base="$(rps_of "jade me session")"
+base="$(rps_of "jade me baseline")"
 for off in "jade me no-limiter" "jade me no-metrics"; do
     other="$(rps_of "$off")"
     [[ -n "$base" && -n "$other" ]] || continue
     awk -v on="$base" -v off="$other" -v n="$off" \
-        'BEGIN { printf "%s: %.0f req/s; with it on: %.0f req/s; cost %.1f%%\n", n, off, on, 100 * (off - on) / off }'
+        'BEGIN { printf "%s: median %.0f req/s; with it on (baseline): median %.0f req/s; cost %.1f%%\n", n, off, on, 100 * (off - on) / off }'
 done

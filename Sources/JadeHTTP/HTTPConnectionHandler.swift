@@ -5,16 +5,70 @@ import NIOHTTP1
 
 /// Sits in front of the HTTP decoder and tells the connection handler when the bytes of a new
 /// request start arriving, so that the slow-request deadline covers the request head too.
+///
+/// It also serves the hottest route, `GET /health` on a keep-alive HTTP/1.1 connection, straight
+/// from the raw bytes (no HTTP codec, no router): only while every byte the connection sent so far
+/// was such a request, answered in full. The first byte of anything else (another route, a
+/// header that changes semantics, a request split across reads) goes to the decoder, and the
+/// connection stays on the normal path from then on.
 final class RequestStartWatcher: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     unowned let connection: HTTPConnectionHandler
+    private var fastPathOpen = true
 
     init(connection: HTTPConnectionHandler) { self.connection = connection }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if fastPathOpen {
+            var buffer = unwrapInboundIn(data)
+            if connection.serveFastHealth(&buffer, rawContext: context) { return }
+            fastPathOpen = false
+            guard buffer.readableBytes > 0 else { return }
+            connection.bytesArrived()
+            context.fireChannelRead(wrapInboundOut(buffer))
+            return
+        }
         connection.bytesArrived()
         context.fireChannelRead(data)
+    }
+}
+
+/// Recognizes `GET /health HTTP/1.1` requests in raw bytes for the fast path.
+enum FastHealthRequest {
+    static let requestLine = Array("GET /health HTTP/1.1\r\n".utf8)
+    /// Headers that change how the request must be handled: any of them sends it to the codec.
+    static let disqualifying: [[UInt8]] = [
+        "content-length", "transfer-encoding", "connection", "expect", "upgrade", "x-request-id",
+    ].map { Array($0.utf8) }
+
+    /// The length of the complete fast-path request at the start of `bytes`, or nil when the
+    /// bytes do not start with one (or it is incomplete, or its head exceeds `maxHead`).
+    static func length(of bytes: UnsafeRawBufferPointer, maxHead: Int) -> Int? {
+        let n = bytes.count
+        guard n >= requestLine.count + 2 else { return nil }
+        for i in 0..<requestLine.count where bytes[i] != requestLine[i] { return nil }
+        var lineStart = requestLine.count
+        while true {
+            guard lineStart + 1 < n, lineStart <= maxHead else { return nil }
+            if bytes[lineStart] == 13 && bytes[lineStart + 1] == 10 { return lineStart + 2 }  // blank line: end of head
+            var end = lineStart
+            while end + 1 < n && !(bytes[end] == 13 && bytes[end + 1] == 10) { end += 1 }
+            guard end + 1 < n else { return nil }  // incomplete line
+            var colon = lineStart
+            while colon < end && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon < end, colon > lineStart else { return nil }
+            let nameLength = colon - lineStart
+            for name in disqualifying where name.count == nameLength {
+                var same = true
+                for k in 0..<nameLength where bytes[lineStart + k] | 0x20 != name[k] {
+                    same = false
+                    break
+                }
+                if same { return nil }
+            }
+            lineStart = end + 2
+        }
     }
 }
 
@@ -199,6 +253,53 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             if requestsServed > 0 { arm(server.limits.requestTimeout) }
             requestStart = .now()
         }
+    }
+
+    // MARK: the /health fast path
+
+    /// Answers the complete `GET /health` requests at the start of `buffer` (called by the
+    /// watcher with its own context, ahead of the HTTP codec); true when it consumed every byte.
+    /// Leaves `buffer` at the first byte it did not answer. Only while the connection is idle
+    /// with nothing queued, not draining, and without an access log (whose lines it would skip).
+    func serveFastHealth(_ buffer: inout ByteBuffer, rawContext: ChannelHandlerContext) -> Bool {
+        guard let build = server.fastHealth, state == .idle, queuedParts.isEmpty, draining == nil,
+            !server.accessLog
+        else { return false }
+        var answered = 0
+        while buffer.readableBytes > 0 {
+            let started = NIODeadline.now()
+            let maxHead = server.limits.maxHeaderBytes
+            guard
+                let length = buffer.withUnsafeReadableBytes({ FastHealthRequest.length(of: $0, maxHead: maxHead) })
+            else { break }
+            buffer.moveReaderIndex(forwardBy: length)
+            server.requestStarted()
+            let response = build()
+            var out = rawContext.channel.allocator.buffer(capacity: 192 + response.body.readableBytes)
+            out.writeString("HTTP/1.1 200 OK\r\nContent-Type: ")
+            out.writeString(response.contentType)
+            out.writeString("\r\nContent-Length: ")
+            out.writeString(String(response.body.readableBytes))
+            out.writeString("\r\nDate: ")
+            out.writeString(server.dateHeader())
+            out.writeString("\r\nX-Request-Id: ")
+            out.writeString(server.nextRequestID())
+            out.writeString("\r\n\r\n")
+            var body = response.body
+            out.writeBuffer(&body)
+            rawContext.write(NIOAny(out), promise: nil)
+            server.requestFinished()
+            requestsServed += 1
+            answered += 1
+            if let metrics = server.healthRouteMetrics {
+                metrics.record(status: 200, nanoseconds: UInt64(max((NIODeadline.now() - started).nanoseconds, 0)))
+            }
+        }
+        if answered > 0 {
+            rawContext.flush()
+            arm(server.limits.keepAliveTimeout)
+        }
+        return buffer.readableBytes == 0
     }
 
     // MARK: requests

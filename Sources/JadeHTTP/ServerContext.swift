@@ -110,6 +110,16 @@ public final class ServerContext: @unchecked Sendable {
         }
     }
 
+    /// Builds the `GET /health` response for the connection handlers' fast path (set by the
+    /// worker on its main server; nil: every request goes through the HTTP codec and router).
+    public var fastHealth: (() -> HTTPResponse)?
+
+    /// The metrics of the `GET /health` route, for the fast path (looked up once).
+    lazy var healthRouteMetrics: RouteMetrics? = {
+        if case .found(let route, _) = router.match(.GET, "/health"[...]) { return route.metrics }
+        return nil
+    }()
+
     func requestStarted() { if let inFlight { _ = jade_add_i64(inFlight, 1) } }
     func requestFinished() {
         if let inFlight { _ = jade_add_i64(inFlight, -1) }

@@ -104,10 +104,9 @@ public enum WorkerMain {
             exit(1)
         }
         VectorRoutes(vectors: vectors, auth: auth).register(on: router)
-        HealthRoutes(
-            segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool
-        )
-        .register(on: router)
+        let health = HealthRoutes(
+            segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool)
+        health.register(on: router)
         let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
         gate.metrics = metricsEnabled ? metrics.http : nil
         metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
@@ -140,6 +139,7 @@ public enum WorkerMain {
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
+        context.fastHealth = { health.liveness() }
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
         var metricsServer: WorkerHTTPServer?
         if separateMetricsPort {

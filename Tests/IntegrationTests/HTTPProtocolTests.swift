@@ -46,6 +46,66 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// The raw-bytes fast path for `GET /health` (on when the access log is off): the same
+        /// answer as the router's, pipelined requests answered in order, counted in the metrics,
+        /// and any other request on the connection handed to the normal path.
+        @Test func healthFastPathAnswersLikeTheRouterAndHandsOverCleanly() throws {
+            let token = "scrape-token-for-tests-0123456789"
+            let server = try ServerProcess(
+                workers: 1,
+                environment: ["JADEVECTORDB_LOGGING_ACCESS_LOG": "false", "JADEVECTORDB_SCRAPE_TOKEN": token])
+            try server.waitHealthy()
+            let metric = #"jadevectordb_http_requests_total{route="/health",method="GET",status="2xx"}"#
+            func healthCount() throws -> Double {
+                let scrape = try httpRequest(
+                    port: server.port, "GET", "/metrics", headers: ["Authorization": "Bearer \(token)"])
+                let line = scrape.text.split(separator: "\n").first { $0.hasPrefix(metric + " ") }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let before = try healthCount()
+
+            let connection = try HTTPConnection(port: server.port)
+            // Three requests in one write: three answers, in order, on the fast path.
+            let one = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n\r\n"
+            try connection.send(one + one + one)
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let reply = try connection.readResponse()
+                #expect(reply.status == 200)
+                #expect(reply.headers["content-type"] == "application/json")
+                #expect(reply.headers["content-length"] == String(reply.body.count))
+                #expect(reply.headers["date"]?.hasSuffix(" GMT") == true)
+                #expect(reply.headers["connection"] == nil)
+                #expect(reply.json?["status"] as? String == "ok")
+                #expect((reply.json?["worker"] as? [String: Any])?["slot"] as? Int == 0)
+                ids.append(reply.headers["x-request-id"] ?? "")
+            }
+            #expect(Set(ids).count == 3 && !ids.contains(""))
+            // Another route on the same connection: the normal path takes over.
+            let db = try connection.request("GET", "/health/db")
+            #expect(db.status == 200)
+            #expect(db.json?.keys.sorted() == ["status"])
+            let after = try connection.request("GET", "/health", headers: ["X-Request-Id": "trace-fast-1"])
+            #expect(after.status == 200)
+            #expect(after.headers["x-request-id"] == "trace-fast-1")
+            // A request split across two writes goes to the codec and is answered once.
+            let split = try HTTPConnection(port: server.port)
+            try split.send("GET /health HTTP/1.1\r\nHo")
+            usleep(50_000)
+            try split.send("st: 127.0.0.1\r\n\r\n")
+            #expect(try split.readResponse().status == 200)
+            // Connection: close is honoured (normal path): the answer says so and the server closes.
+            let closing = try HTTPConnection(port: server.port)
+            let closed = try closing.request("GET", "/health", headers: ["Connection": "close"])
+            #expect(closed.status == 200)
+            #expect(closed.headers["connection"] == "close")
+            #expect(closing.waitForClose())
+            // Every /health above was counted: 3 + 1 + 1 + 1.
+            #expect(try healthCount() - before == 6)
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test func malformedRequestsGet400AndTheWorkerSurvives() throws {
             let server = try ServerProcess(workers: 1)
             try server.waitHealthy()

@@ -9,7 +9,29 @@ public struct AuthRoutes {
     let requestGuard: RequestGuard?
     /// Rendered `/v1/auth/me` answers, stamped with the user's permission epochs: anything that
     /// changes the answer (profile, roles, groups, grants, credentials) bumps them.
-    let meCache: LRUCache<String, HTTPResponse>
+    let meCache: LRUCache<MeKey, HTTPResponse>
+
+    /// What a `/v1/auth/me` answer depends on besides the epochs: the user, the credential (an
+    /// API key's answer shows its own permissions) and the session's restriction.
+    struct MeKey: Hashable {
+        let userID: Int64
+        let apiKeyID: Int64  // 0 for sessions
+        let sessionID: Int64  // 0 for API keys
+        let restriction: Principal.Restriction?
+
+        init(_ principal: Principal) {
+            userID = principal.userID
+            switch principal.credential {
+            case .session(let id):
+                apiKeyID = 0
+                sessionID = id
+            case .apiKey(let id, _):
+                apiKeyID = id
+                sessionID = 0
+            }
+            restriction = principal.restriction
+        }
+    }
 
     public init(auth: AuthService, requestGuard: RequestGuard? = nil) {
         self.auth = auth
@@ -36,7 +58,8 @@ public struct AuthRoutes {
         }
         router.add(.GET, "/v1/auth/me", any) { r in
             let principal = r.principal!
-            let key = "\(principal.userID):\(principal.credential):\(principal.restriction?.rawValue ?? "")"
+            // A struct key: interpolating the credential enum would go through reflection.
+            let key = MeKey(principal)
             if let cached = meCache.value(
                 for: key, stamp: auth.epochs.stamp(principal.userID), now: monotonicNanoseconds())
             {

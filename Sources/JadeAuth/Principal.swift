@@ -34,30 +34,57 @@ public struct Principal: Sendable, Equatable {
 }
 
 /// Where a credential came from in the request.
-public enum PresentedCredential: Sendable {
+public enum PresentedCredential: Sendable, Equatable {
     case session(String)
     case apiKey(String)
 
     /// Parses `Authorization: Bearer …` / `Authorization: ApiKey …` or `X-API-Key: …`.
     /// Nil when absent; throws when present but malformed (never reaches the database).
     public static func parse(authorization: String?, apiKeyHeader: String?) throws -> PresentedCredential? {
+        // Byte-level (no Foundation string bridging): this runs on every authenticated request.
         if let authorization {
-            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            guard parts.count == 2 else { throw AuthError.unauthenticated }
-            let scheme = parts[0].lowercased()
-            let value = parts[1].trimmingCharacters(in: .whitespaces)[...]
-            if scheme == "bearer", Tokens.isWellFormed(value, .session) { return .session(String(value)) }
-            if scheme == "apikey" || scheme == "bearer", Tokens.isWellFormed(value, .apiKey) {
+            let bytes = authorization.utf8
+            guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { throw AuthError.unauthenticated }
+            let scheme = Substring(bytes[..<space])
+            let value = trimmed(Substring(bytes[bytes.index(after: space)...]))
+            guard !value.isEmpty else { throw AuthError.unauthenticated }
+            let bearer = equalsIgnoringCase(scheme, "bearer")
+            if bearer, Tokens.isWellFormed(value, .session) { return .session(String(value)) }
+            if bearer || equalsIgnoringCase(scheme, "apikey"), Tokens.isWellFormed(value, .apiKey) {
                 return .apiKey(String(value))
             }
             throw AuthError.unauthenticated
         }
         if let apiKeyHeader {
-            let value = apiKeyHeader.trimmingCharacters(in: .whitespaces)[...]
+            let value = trimmed(apiKeyHeader[...])
             guard Tokens.isWellFormed(value, .apiKey) else { throw AuthError.unauthenticated }
             return .apiKey(String(value))
         }
         return nil
+    }
+
+    /// `text` without leading and trailing spaces and tabs.
+    static func trimmed(_ text: Substring) -> Substring {
+        let utf8 = text.utf8
+        guard let first = utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+            let last = utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return text[text.endIndex...] }
+        return Substring(utf8[first...last])
+    }
+
+    /// ASCII case-insensitive equality with a lower-case `name`.
+    static func equalsIgnoringCase(_ text: Substring, _ name: StaticString) -> Bool {
+        let utf8 = text.utf8
+        guard utf8.count == name.utf8CodeUnitCount else { return false }
+        return name.withUTF8Buffer { expected in
+            var i = 0
+            for byte in utf8 {
+                let lower = (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+                if lower != expected[i] { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     var token: String {

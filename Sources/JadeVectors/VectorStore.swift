@@ -74,7 +74,7 @@ public final class VectorStore: @unchecked Sendable {
     /// One database, or nil.
     public func database(named name: String) throws -> VectorDatabaseInfo? {
         guard (try? VectorValidation.checkName(name)) != nil else { return nil }
-        return try read { db in try CatalogueRow.fetch(db, name: name)?.info }
+        return try readOneStatement { db in try CatalogueRow.fetch(db, name: name)?.info }
     }
 
     /// Deletes a database, its vectors and its segment files. Throws `notFound`.
@@ -219,6 +219,11 @@ public final class VectorStore: @unchecked Sendable {
 
     /// A read transaction on a snapshot of the latest committed state.
     func read<T>(_ body: (Database) throws -> T) throws -> T { try translatingErrors { try store.pool.read(body) } }
+
+    /// For a body that runs one SELECT (its own consistent snapshot): no BEGIN/COMMIT around it.
+    func readOneStatement<T>(_ body: (Database) throws -> T) throws -> T {
+        try translatingErrors { try store.pool.unsafeRead(body) }
+    }
 
     /// Our own errors and the store's 503s pass through; any other failure is `storage`.
     private func translatingErrors<T>(_ work: () throws -> T) throws -> T {

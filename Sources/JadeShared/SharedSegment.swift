@@ -177,6 +177,9 @@ extension SharedSegment {
         jade_load_u64(jade_user_epoch(base, UInt64(bitPattern: userID)))
     }
     public func bumpGlobalEpoch() { _ = jade_add_u64(jade_global_epoch(base), 1) }
+    /// The vector catalogue epoch: bumped after every vector-store write, by any worker.
+    public var catalogueEpoch: UInt64 { jade_load_u64(jade_catalogue_epoch(base)) }
+    public func bumpCatalogueEpoch() { _ = jade_add_u64(jade_catalogue_epoch(base), 1) }
     public func bumpUserEpoch(_ userID: Int64) {
         _ = jade_add_u64(jade_user_epoch(base, UInt64(bitPattern: userID)), 1)
     }

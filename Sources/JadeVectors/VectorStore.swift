@@ -20,6 +20,21 @@ public final class VectorStore: @unchecked Sendable {
     private var entries: [String: CacheEntry] = [:]
     private let lock = NSLock()
 
+    /// A counter shared by every process using the store (the worker's shared-memory segment),
+    /// bumped after each write transaction: catalogue answers cached at one value are current
+    /// while it has not moved. Nil: no catalogue caching.
+    public struct ChangeEpoch: Sendable {
+        public let current: @Sendable () -> UInt64
+        public let bump: @Sendable () -> Void
+        public init(current: @escaping @Sendable () -> UInt64, bump: @escaping @Sendable () -> Void) {
+            self.current = current
+            self.bump = bump
+        }
+    }
+    public var changeEpoch: ChangeEpoch?
+    /// `database(named:)` answers by name, with the epoch read before the query that found them.
+    private var infoCache: [String: (epoch: UInt64, info: VectorDatabaseInfo)] = [:]
+
     /// The latest snapshot of one database; `lock` serializes its refreshes.
     final class CacheEntry: @unchecked Sendable {
         let lock = NSLock()
@@ -74,7 +89,25 @@ public final class VectorStore: @unchecked Sendable {
     /// One database, or nil.
     public func database(named name: String) throws -> VectorDatabaseInfo? {
         guard (try? VectorValidation.checkName(name)) != nil else { return nil }
-        return try readOneStatement { db in try CatalogueRow.fetch(db, name: name)?.info }
+        let epoch = changeEpoch?.current()
+        let info = try readOneStatement { db in try CatalogueRow.fetch(db, name: name)?.info }
+        if let epoch, let info {
+            lock.withLock {
+                if infoCache.count >= 10_000 { infoCache.removeAll(keepingCapacity: true) }
+                infoCache[name] = (epoch, info)
+            }
+        }
+        return info
+    }
+
+    /// The database's description from memory when nothing was written to the store since it
+    /// was read (any worker's write moves the shared epoch); nil: ask `database(named:)`.
+    public func cachedDatabase(named name: String) -> VectorDatabaseInfo? {
+        guard let epoch = changeEpoch?.current() else { return nil }
+        return lock.withLock {
+            guard let entry = infoCache[name], entry.epoch == epoch else { return nil }
+            return entry.info
+        }
     }
 
     /// Deletes a database, its vectors and its segment files. Throws `notFound`.
@@ -215,7 +248,12 @@ public final class VectorStore: @unchecked Sendable {
     // MARK: Transactions
 
     /// A write transaction (BEGIN IMMEDIATE); SQLite failures become `storage` errors.
-    func write<T>(_ body: (Database) throws -> T) throws -> T { try translatingErrors { try store.pool.write(body) } }
+    /// Every write to the store goes through here; the shared epoch moves once it has ended
+    /// (committed or not), before the caller can acknowledge anything.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        defer { changeEpoch?.bump() }
+        return try translatingErrors { try store.pool.write(body) }
+    }
 
     /// A read transaction on a snapshot of the latest committed state.
     func read<T>(_ body: (Database) throws -> T) throws -> T { try translatingErrors { try store.pool.read(body) } }

@@ -103,6 +103,8 @@ public enum WorkerMain {
             logger.critical("cannot open the vector store", metadata: ["error": "\(error)"])
             exit(1)
         }
+        vectors.changeEpoch = VectorStore.ChangeEpoch(
+            current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() })
         VectorRoutes(vectors: vectors, auth: auth).register(on: router)
         let health = HealthRoutes(
             segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool)

@@ -74,6 +74,44 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// `GET /v1/databases/{name}` is answered from each worker's memory while nothing was
+        /// written (a shared epoch): every write on any worker is seen by the next read on all.
+        @Test func databaseDescriptionIsCurrentOnEveryWorkerAfterEachWrite() throws {
+            let (server, api, admin) = try start(workers: 3)
+            #expect(
+                try api.call(
+                    "POST", "/v1/databases", ["name": "counted", "dimension": 4, "metric": "cosine"], as: admin
+                )
+                .status == 201)
+            guard case .bearer(let token) = admin else { return }
+            // Fresh connections spread over the workers (30 over 3: all reached, with certainty
+            // for practical purposes); each answer must show `expected`.
+            func countsEverywhere() throws -> Set<Int> {
+                var counts = Set<Int>()
+                for _ in 0..<30 {
+                    let reply = try httpRequest(
+                        port: server.port, "GET", "/v1/databases/counted", headers: ["Authorization": "Bearer \(token)"]
+                    )
+                    if reply.status == 404 { counts.insert(-1) }
+                    if let count = (reply.json?["database"] as? [String: Any])?["vector_count"] as? Int {
+                        counts.insert(count)
+                    }
+                }
+                return counts
+            }
+            #expect(try countsEverywhere() == [0])
+            #expect(try countsEverywhere() == [0])  // now from the caches
+            let batch = (0..<20).map { i in ["id": "c\(i)", "values": Self.vector(i, dimension: 4)] as [String: Any] }
+            #expect(try api.call("PUT", "/v1/databases/counted/vectors", ["vectors": batch], as: admin).status == 200)
+            #expect(try countsEverywhere() == [20])
+            #expect(try api.call("DELETE", "/v1/databases/counted/vectors/c3", as: admin).status == 204)
+            #expect(try countsEverywhere() == [19])
+            #expect(try api.call("DELETE", "/v1/databases/counted", as: admin).status == 204)
+            #expect(try countsEverywhere() == [-1])
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test func acknowledgedWritesSurviveKillingEveryProcess() throws {
             let dir = TemporaryDirectory()
             var (server, api, admin) = try start(workers: 2, directory: dir)

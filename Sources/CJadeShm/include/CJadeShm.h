@@ -74,7 +74,8 @@ typedef struct {
     uint64_t metrics_used;       /* live: counters in use (max over workers; only grows) */
     uint64_t metrics_layout;     /* live: fingerprint of the series table (0: none yet) */
     uint64_t metrics_fold_seq;   /* live: seqlock, odd while the master folds a block */
-    uint64_t reserved[15];
+    uint64_t catalogue_epoch;    /* live: bumped after every vector-store write transaction */
+    uint64_t reserved[14];
 } jade_shm_header_t;
 
 _Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");
@@ -130,6 +131,7 @@ static inline uint64_t *jade_user_epoch(jade_shm_segment_t *s, uint64_t user_id)
 }
 static inline jade_breaker_t *jade_breaker(jade_shm_segment_t *s, int which) { return &s->breakers[which]; }
 static inline uint64_t *jade_global_epoch(jade_shm_segment_t *s) { return &s->header.global_epoch; }
+static inline uint64_t *jade_catalogue_epoch(jade_shm_segment_t *s) { return &s->header.catalogue_epoch; }
 
 static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }
 

@@ -25,7 +25,11 @@ public struct VectorRoutes {
             }
         }
         router.add(.GET, "/v1/databases/{name}", .database(.databaseRead, parameter: "name")) { r in
-            r.blocking { .json(.object(["database": Self.info(try database(r))])) }
+            // Unchanged since last read (shared epoch): answered on the event loop.
+            if let info = vectors.cachedDatabase(named: r.parameter("name")) {
+                return .now(.json(.object(["database": Self.info(info)])))
+            }
+            return r.blocking { .json(.object(["database": Self.info(try database(r))])) }
         }
         router.add(.DELETE, "/v1/databases/{name}", .database(.databaseAdmin, parameter: "name")) { r in
             r.blocking {

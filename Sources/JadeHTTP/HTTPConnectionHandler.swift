@@ -19,6 +19,10 @@ final class RequestStartWatcher: ChannelInboundHandler {
 
     init(connection: HTTPConnectionHandler) { self.connection = connection }
 
+    func handlerAdded(context: ChannelHandlerContext) { connection.rawContext = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { connection.rawContext = nil }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if fastPathOpen {
             var buffer = unwrapInboundIn(data)
@@ -97,6 +101,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private let server: ServerContext
     private var context: ChannelHandlerContext?
+    /// The watcher's context, ahead of the HTTP codec: responses are serialized here and
+    /// written from it as one buffer, bypassing the response encoder.
+    var rawContext: ChannelHandlerContext?
     private var state: State = .idle
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
@@ -505,30 +512,63 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             ])
     }
 
+    /// Writes the whole response as one buffer: status line, Content-Type, Content-Length, Date,
+    /// X-Request-Id, the response's own headers, Connection when needed, then the body (none
+    /// for HEAD). Every header value is the server's own (fixed strings, numbers, request ids
+    /// that passed `validRequestID`), so nothing needs escaping.
     private func write(
         context: ChannelHandlerContext, response: HTTPResponse, requestID: String, version: HTTPVersion,
         keepAlive: Bool, isHead: Bool
     ) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(6 + response.headers.count)
-        headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Content-Length", value: String(response.body.readableBytes))
-        headers.add(name: "Date", value: server.dateHeader())
-        headers.add(name: "X-Request-Id", value: requestID)
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        let out = rawContext ?? context
+        var buffer = out.channel.allocator.buffer(capacity: 256 + response.body.readableBytes)
+        buffer.writeString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(response.status.code))
+        buffer.writeString(" ")
+        buffer.writeString(response.status.reasonPhrase)
+        buffer.writeString("\r\nContent-Type: ")
+        buffer.writeString(response.contentType)
+        buffer.writeString("\r\nContent-Length: ")
+        buffer.writeString(String(response.body.readableBytes))
+        buffer.writeString("\r\nDate: ")
+        buffer.writeString(server.dateHeader())
+        buffer.writeString("\r\nX-Request-Id: ")
+        buffer.writeString(requestID)
+        for (name, value) in response.headers {
+            buffer.writeString("\r\n")
+            buffer.writeString(name)
+            buffer.writeString(": ")
+            buffer.writeString(value)
+        }
         if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if version.major == 1 && version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
+            buffer.writeString("\r\nConnection: close")
+        } else if version == .http1_0 {
+            buffer.writeString("\r\nConnection: keep-alive")
         }
-        let responseHead = HTTPResponseHead(
-            version: version.major == 1 ? version : .http1_1, status: response.status,
-            headers: headers)
-        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        buffer.writeString("\r\n\r\n")
         if !isHead && response.body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+            var body = response.body
+            buffer.writeBuffer(&body)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if rawContext != nil {
+            out.writeAndFlush(NIOAny(buffer), promise: nil)
+        } else {
+            // Without the watcher (not the server's pipeline): through the encoder as parts.
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: response.contentType)
+            headers.add(name: "Content-Length", value: String(response.body.readableBytes))
+            headers.add(name: "Date", value: server.dateHeader())
+            headers.add(name: "X-Request-Id", value: requestID)
+            for (name, value) in response.headers { headers.add(name: name, value: value) }
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
+                promise: nil)
+            if !isHead && response.body.readableBytes > 0 {
+                context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 
     /// Answers a request that will not be processed (too large, too slow, malformed) and closes.

@@ -40,7 +40,11 @@ public enum Tokens {
 
     /// SHA-256 of the token: what the database stores and looks up.
     public static func digest(_ token: some StringProtocol) -> Data {
-        Data(SHA256.hash(data: Data(token.utf8)))
+        // Hash the UTF-8 bytes in place when they are contiguous (native strings): no copy.
+        if let digest = token.utf8.withContiguousStorageIfAvailable({ SHA256.hash(data: UnsafeRawBufferPointer($0)) }) {
+            return Data(digest)
+        }
+        return Data(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// Unpadded base64url.

@@ -170,7 +170,8 @@ public final class Router {
     }
 
     private func percentDecode(_ s: Substring) -> String? {
-        guard s.contains("%") else { return String(s) }
+        // Byte search: `contains("%")` would resolve to Foundation's range(of:), bridging per request.
+        guard s.utf8.contains(UInt8(ascii: "%")) else { return String(s) }
         var bytes: [UInt8] = []
         var it = s.utf8.makeIterator()
         while let b = it.next() {

@@ -276,9 +276,23 @@ rps_of() {
     local row name rps
     for row in "${results[@]}"; do
         IFS='|' read -r name rps _ <<<"$row"
-        [[ "$name" == "$1" ]] && echo "$rps"
+        if [[ "$name" == "$1" ]]; then echo "$rps"; fi
     done | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
+# With targets listed more than once: the median of each against nginx's median.
+if ((${#results[@]} > $(printf '%s\n' "${results[@]}" | cut -d'|' -f1 | sort -u | wc -l))); then
+    echo
+    echo "medians over the repeated runs:"
+    nginx_median="$(rps_of nginx)"
+    printf '%s\n' "${results[@]}" | cut -d'|' -f1 | awk '!seen[$0]++' | while read -r name; do
+        median="$(rps_of "$name")"
+        runs="$(printf '%s\n' "${results[@]}" | cut -d'|' -f1 | grep -cx "$name")"
+        pct="-"
+        [[ -n "$nginx_median" ]] && pct="$(awk -v j="$median" -v n="$nginx_median" 'BEGIN { printf "%.1f%%", 100 * j / n }')"
+        printf '  %-20s %10.0f req/s  %7s of nginx  (%s runs)\n' "$name" "$median" "$pct" "$runs"
+    done
+fi
+
 base="$(rps_of "jade me baseline")"
 for off in "jade me no-limiter" "jade me no-metrics"; do
     other="$(rps_of "$off")"

@@ -7,6 +7,35 @@ public struct PermissionKey: Hashable, Sendable {
     public let database: String
     public let permission: Permission
     public let keyID: Int64
+
+    /// Hashes the permission by its case, not its raw string (the default for a String-backed
+    /// enum): one string hashed per lookup instead of two.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(userID)
+        hasher.combine(keyID)
+        hasher.combine(permission.ordinal)
+        hasher.combine(database)
+    }
+
+    public static func == (a: PermissionKey, b: PermissionKey) -> Bool {
+        a.userID == b.userID && a.keyID == b.keyID && a.permission.ordinal == b.permission.ordinal
+            && a.database == b.database
+    }
+}
+
+extension Permission {
+    /// The case's position (cheap to hash and compare).
+    var ordinal: Int {
+        switch self {
+        case .admin: 0
+        case .metricsRead: 1
+        case .usersManage: 2
+        case .databasesCreate: 3
+        case .databaseRead: 4
+        case .databaseWrite: 5
+        case .databaseAdmin: 6
+        }
+    }
 }
 
 extension AuthService {

@@ -28,7 +28,10 @@ let package = Package(
         .target(name: "JadeShared", dependencies: ["CJadeShm", "JadeCore"]),
         .target(
             name: "JadeStore",
-            dependencies: ["JadeConfig", "JadeCore", "CJadeShm", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "JadeConfig", "JadeCore", "CJadeShm", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "JadeVectors",

@@ -281,19 +281,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             else { break }
             buffer.moveReaderIndex(forwardBy: length)
             server.requestStarted()
-            let response = build()
-            var out = rawContext.channel.allocator.buffer(capacity: 192 + response.body.readableBytes)
-            out.writeString("HTTP/1.1 200 OK\r\nContent-Type: ")
-            out.writeString(response.contentType)
-            out.writeString("\r\nContent-Length: ")
-            out.writeString(String(response.body.readableBytes))
-            out.writeString("\r\nDate: ")
+            var out = rawContext.channel.allocator.buffer(capacity: 320)
+            out.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length:")
+            // Six columns for the length, right-aligned after optional whitespace (RFC 9110 OWS),
+            // filled in once the body is written behind the head.
+            let lengthAt = out.writerIndex
+            out.writeStaticString("      \r\nDate: ")
             out.writeString(server.dateHeader())
-            out.writeString("\r\nX-Request-Id: ")
-            out.writeString(server.nextRequestID())
-            out.writeString("\r\n\r\n")
-            var body = response.body
-            out.writeBuffer(&body)
+            out.writeStaticString("\r\nX-Request-Id: ")
+            server.writeNextRequestID(into: &out)
+            out.writeStaticString("\r\n\r\n")
+            let bodyStart = out.writerIndex
+            build(&out)
+            var bodyLength = out.writerIndex - bodyStart
+            var column = lengthAt + 5
+            repeat {
+                out.setInteger(UInt8(0x30 + bodyLength % 10), at: column)
+                bodyLength /= 10
+                column -= 1
+            } while bodyLength > 0 && column > lengthAt
             rawContext.write(NIOAny(out), promise: nil)
             server.requestFinished()
             requestsServed += 1

@@ -141,7 +141,7 @@ public enum WorkerMain {
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
-        context.fastHealth = { health.liveness() }
+        context.fastHealth = { buffer in health.writeLiveness(into: &buffer) }
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
         var metricsServer: WorkerHTTPServer?
         if separateMetricsPort {

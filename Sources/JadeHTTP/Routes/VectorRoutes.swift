@@ -9,6 +9,13 @@ import JadeVectors
 public struct VectorRoutes {
     let vectors: VectorStore
     let auth: AuthService
+    /// Rendered `GET /v1/databases/{name}` answers, reused while the description is the same
+    /// (event loop only: the fast path runs there).
+    private let rendered = RenderedDescriptions()
+
+    final class RenderedDescriptions {
+        var byName: [String: (info: VectorDatabaseInfo, response: HTTPResponse)] = [:]
+    }
 
     public init(vectors: VectorStore, auth: AuthService) {
         self.vectors = vectors
@@ -26,8 +33,13 @@ public struct VectorRoutes {
         }
         router.add(.GET, "/v1/databases/{name}", .database(.databaseRead, parameter: "name")) { r in
             // Unchanged since last read (shared epoch): answered on the event loop.
-            if let info = vectors.cachedDatabase(named: r.parameter("name")) {
-                return .now(.json(.object(["database": Self.info(info)])))
+            let name = r.parameter("name")
+            if let info = vectors.cachedDatabase(named: name) {
+                if let previous = rendered.byName[name], previous.info == info { return .now(previous.response) }
+                let response = HTTPResponse.json(.object(["database": Self.info(info)]))
+                if rendered.byName.count >= 10_000 { rendered.byName.removeAll(keepingCapacity: true) }
+                rendered.byName[name] = (info, response)
+                return .now(response)
             }
             return r.blocking { .json(.object(["database": Self.info(try database(r))])) }
         }

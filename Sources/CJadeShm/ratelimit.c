@@ -180,8 +180,25 @@ jade_rl_key_t jade_rl_hash(const jade_rl_table_t *t, const void *kind, size_t ki
 
 /* ---- locking ---- */
 
+/* A stripe is held for tens of nanoseconds, so a contended lock is usually free again before
+   a futex sleep and wake-up (microseconds, two syscalls) could complete: try briefly first. */
+#define JADE_RL_SPIN_TRIES 100
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static int lock_stripe(jade_rl_table_t *t, jade_rl_stripe_t *s, uint32_t *flags) {
-    int rc = pthread_mutex_lock(&s->mutex);
+    int rc = EBUSY;
+    for (int i = 0; i < JADE_RL_SPIN_TRIES && rc == EBUSY; i++) {
+        rc = pthread_mutex_trylock(&s->mutex);
+        if (rc == EBUSY) cpu_relax();
+    }
+    if (rc == EBUSY) rc = pthread_mutex_lock(&s->mutex);
     if (rc == 0) return 0;
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(&s->mutex);

@@ -53,16 +53,10 @@ extension Integration {
                 "JADEVECTORDB_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
                 "JADEVECTORDB_TOTP_ENCRYPTION_KEY_FILE": "/run/secrets/totp_encryption_key",
             ]
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/sbin/chroot")
-            server.arguments = ["--userspec=999:999", rootfs, "/usr/local/bin/jadevectordb", "serve"]
-            server.environment = environment
             let logPath = dir.path + "/server.log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            let log = FileHandle(forWritingAtPath: logPath)!
-            server.standardOutput = log
-            server.standardError = log
-            try server.run()
+            let server = try startLogged(
+                "/usr/sbin/chroot", ["--userspec=999:999", rootfs, "/usr/local/bin/jadevectordb", "serve"],
+                environment: environment, logPath: logPath)
             defer {
                 if server.isRunning {
                     kill(server.processIdentifier, SIGKILL)

@@ -254,18 +254,13 @@ extension Integration {
             }
             try config.write(toFile: scratch.path + "/prometheus.yml", atomically: true, encoding: .utf8)
             let webPort = Int(jt_free_port())
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: prometheus)
-            process.arguments = [
-                "--config.file=\(scratch.path)/prometheus.yml", "--storage.tsdb.path=\(scratch.path)/tsdb",
-                "--web.listen-address=127.0.0.1:\(webPort)",
-            ]
             let logPath = scratch.path + "/prometheus.log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            let log = FileHandle(forWritingAtPath: logPath)!
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
+            let process = try startLogged(
+                prometheus,
+                [
+                    "--config.file=\(scratch.path)/prometheus.yml", "--storage.tsdb.path=\(scratch.path)/tsdb",
+                    "--web.listen-address=127.0.0.1:\(webPort)",
+                ], logPath: logPath)
             defer {
                 if process.isRunning {
                     kill(process.processIdentifier, SIGTERM)

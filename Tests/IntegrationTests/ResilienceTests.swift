@@ -7,6 +7,15 @@ import Testing
 
 /// Fault injection helpers.
 enum FaultInjection {
+    /// setpriv can drop capabilities here: not root (nothing to drop), or root with CAP_SETPCAP.
+    static let canDropCapabilities: Bool = {
+        if geteuid() != 0 { return true }
+        let probe = try? runCommand(
+            ["--inh-caps=-dac_override", "--bounding-set=-dac_override", "--", "/bin/true"],
+            executable: "/usr/bin/setpriv")
+        return probe?.status == 0
+    }()
+
     /// Whether this process may mount a tmpfs (root in CI); probed once.
     static let canMount: Bool = {
         let dir = TemporaryDirectory()
@@ -50,6 +59,11 @@ extension Integration {
     /// SQLite failures: retries, the shared circuit breaker, read-only degradation, recovery.
     @Suite struct Resilience {
         static let adminPassword = "admin-password-for-tests"
+        /// A breaker that opens after 3 failures among 3 calls and probes again after 2 s.
+        static let quickBreaker = [
+            "JADEVECTORDB_ADMIN_PASSWORD": adminPassword, "JADEVECTORDB_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "3",
+            "JADEVECTORDB_CIRCUIT_BREAKER_MINIMUM_CALLS": "3", "JADEVECTORDB_CIRCUIT_BREAKER_OPEN_TIMEOUT_SECONDS": "2",
+        ]
 
         @Test func contentionIsRetriedAndThenAnswered503WithoutARestart() throws {
             let server = try ServerProcess(workers: 2, environment: ["JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword])
@@ -84,18 +98,14 @@ extension Integration {
         /// every worker opens it read-only: reads 200, writes 503 `read_only`, /health/db degraded.
         /// Restored (chmod 0644): writes work again within the open timeout, without a restart
         /// (the probe reconnects).
-        @Test func readOnlyDatabaseFileServesReadsAndRecoversWithoutARestart() throws {
+        @Test(.enabled(if: FaultInjection.canDropCapabilities, "needs setpriv able to drop CAP_DAC_OVERRIDE (root)"))
+        func readOnlyDatabaseFileServesReadsAndRecoversWithoutARestart() throws {
             let dropped = "-dac_override,-dac_read_search,-fowner"
             let launcher =
                 geteuid() == 0 ? ["/usr/bin/setpriv", "--inh-caps=\(dropped)", "--bounding-set=\(dropped)", "--"] : []
             let server = try ServerProcess(
                 workers: 2,
-                environment: [
-                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword,
-                    "JADEVECTORDB_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "3",
-                    "JADEVECTORDB_CIRCUIT_BREAKER_MINIMUM_CALLS": "3",
-                    "JADEVECTORDB_CIRCUIT_BREAKER_OPEN_TIMEOUT_SECONDS": "2",
-                ], launcher: launcher)
+                environment: Self.quickBreaker, launcher: launcher)
             try server.waitHealthy()
             let api = APIClient(port: server.port)
             let token = try api.login("admin", Self.adminPassword)
@@ -168,12 +178,8 @@ extension Integration {
             defer { _ = try? runCommand(["-l", mountPoint], executable: "/bin/umount") }
             let server = try ServerProcess(
                 workers: 3,
-                environment: [
-                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword, "JADEVECTORDB_DATA_DIR": mountPoint + "/data",
-                    "JADEVECTORDB_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "3",
-                    "JADEVECTORDB_CIRCUIT_BREAKER_MINIMUM_CALLS": "3",
-                    "JADEVECTORDB_CIRCUIT_BREAKER_OPEN_TIMEOUT_SECONDS": "2",
-                ], directory: dir)
+                environment: Self.quickBreaker.merging(["JADEVECTORDB_DATA_DIR": mountPoint + "/data"]) { $1 },
+                directory: dir)
             try server.waitHealthy()
             let api = APIClient(port: server.port)
             let admin = APIClient.Credential.bearer(try api.login("admin", Self.adminPassword))

@@ -72,13 +72,29 @@ func runCommand(
     return (process.terminationStatus, output)
 }
 
+/// Starts `executable` with its standard output and error appended to a new file at `logPath`.
+func startLogged(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String
+) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+    let log = FileHandle(forWritingAtPath: logPath)!
+    process.standardOutput = log
+    process.standardError = log
+    try process.run()
+    return process
+}
+
 /// A `jadevectordb serve` master started by a test on 127.0.0.1 with a free port and a
 /// temporary data directory. Stopped (by PID) when the test lets go of it.
 final class ServerProcess {
     let port: Int
     let directory: TemporaryDirectory
     let logPath: String
-    let process = Process()
+    let process: Process
     let workers: Int
 
     var pid: pid_t { process.processIdentifier }
@@ -93,7 +109,6 @@ final class ServerProcess {
         self.workers = workers
         port = Int(jt_free_port())
         logPath = directory.path + "/server.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         var env = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("JADEVECTORDB_")
                 && !["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"].contains($0.key)
@@ -111,18 +126,8 @@ final class ServerProcess {
         }
         for (k, v) in environment { env[k] = v }
         // `launcher`: a command the server runs under (e.g. setpriv dropping capabilities).
-        if let tool = launcher.first {
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = Array(launcher.dropFirst()) + [Repository.binary, "serve"]
-        } else {
-            process.executableURL = URL(fileURLWithPath: Repository.binary)
-            process.arguments = ["serve"]
-        }
-        process.environment = env
-        let log = FileHandle(forWritingAtPath: logPath)!
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let command = launcher + [Repository.binary, "serve"]
+        process = try startLogged(command[0], Array(command.dropFirst()), environment: env, logPath: logPath)
     }
 
     deinit {

@@ -11,9 +11,9 @@ public struct PermissionKey: Hashable, Sendable {
     /// Hashes the permission by its case, not its raw string (the default for a String-backed
     /// enum): one string hashed per lookup instead of two.
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(userID)
-        hasher.combine(keyID)
-        hasher.combine(permission.ordinal)
+        // Ids and the permission folded into one word (user ids and key ids stay far below
+        // 2^56; a collision would only cost a comparison), then the database name.
+        hasher.combine(UInt64(bitPattern: userID) << 3 ^ UInt64(permission.ordinal) ^ UInt64(bitPattern: keyID) << 35)
         hasher.combine(database)
     }
 

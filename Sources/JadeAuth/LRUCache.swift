@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A bounded least-recently-used map with per-entry expiry and hit/miss/eviction counters.
 /// Thread-safe (one short lock per operation). Entries carry an `EpochStamp`; a lookup with a
@@ -30,11 +31,12 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     public let capacity: Int
     public let ttlNanoseconds: UInt64
     private let state: UnsafeMutablePointer<State>
-    private let lock = NSLock()
+    /// A futex-based lock (an atomic compare-and-swap when uncontended).
+    private let lock = Mutex<Void>(())
 
-    public var hits: UInt64 { lock.withLock { state.pointee.hits } }
-    public var misses: UInt64 { lock.withLock { state.pointee.misses } }
-    public var evictions: UInt64 { lock.withLock { state.pointee.evictions } }
+    public var hits: UInt64 { lock.withLock { _ in state.pointee.hits } }
+    public var misses: UInt64 { lock.withLock { _ in state.pointee.misses } }
+    public var evictions: UInt64 { lock.withLock { _ in state.pointee.evictions } }
 
     public init(capacity: Int, ttlSeconds: Int) {
         self.capacity = max(0, capacity)
@@ -49,76 +51,76 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         state.deallocate()
     }
 
-    public var count: Int { lock.withLock { state.pointee.index.count } }
+    public var count: Int { lock.withLock { _ in state.pointee.index.count } }
 
     /// The value for `key` when present, unexpired and stamped with `stamp`.
     public func value(for key: Key, stamp: EpochStamp, now: UInt64) -> Value? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let i = state.pointee.index[key] else {
-            state.pointee.misses &+= 1
-            return nil
+        return lock.withLock { _ in
+            guard let i = state.pointee.index[key] else {
+                state.pointee.misses &+= 1
+                return nil
+            }
+            // Read the fields in place: copying the node would retain and release its key.
+            let valid = state.pointee.nodes.withUnsafeBufferPointer { n in
+                n[Int(i)].stamp == stamp && n[Int(i)].expiresAt > now
+            }
+            guard valid else {
+                remove(i)
+                state.pointee.misses &+= 1
+                return nil
+            }
+            if state.pointee.head != i { moveToFront(i) }
+            state.pointee.hits &+= 1
+            return state.pointee.nodes[Int(i)].value
         }
-        // Read the fields in place: copying the node would retain and release its key.
-        let valid = state.pointee.nodes.withUnsafeBufferPointer { n in
-            n[Int(i)].stamp == stamp && n[Int(i)].expiresAt > now
-        }
-        guard valid else {
-            remove(i)
-            state.pointee.misses &+= 1
-            return nil
-        }
-        if state.pointee.head != i { moveToFront(i) }
-        state.pointee.hits &+= 1
-        return state.pointee.nodes[Int(i)].value
     }
 
     /// The value for `key` regardless of stamp and expiry, without touching recency or
     /// counters (to learn which stamp applies).
     public func peek(_ key: Key) -> Value? {
-        lock.lock()
-        defer { lock.unlock() }
-        return state.pointee.index[key].map { state.pointee.nodes[Int($0)].value }
+        return lock.withLock { _ in
+            return state.pointee.index[key].map { state.pointee.nodes[Int($0)].value }
+        }
     }
 
     /// Counts a miss decided outside the cache.
-    public func recordMiss() { lock.withLock { state.pointee.misses &+= 1 } }
+    public func recordMiss() { lock.withLock { _ in state.pointee.misses &+= 1 } }
 
     /// Stores `value` stamped with `stamp` (taken before the value was computed).
     public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64) {
         guard capacity > 0, ttlNanoseconds > 0 else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let expiresAt = now + ttlNanoseconds
-        if let i = state.pointee.index[key] {
-            state.pointee.nodes[Int(i)].value = value
-            state.pointee.nodes[Int(i)].stamp = stamp
-            state.pointee.nodes[Int(i)].expiresAt = expiresAt
-            moveToFront(i)
-            return
+        lock.withLock { _ in
+            let expiresAt = now + ttlNanoseconds
+            if let i = state.pointee.index[key] {
+                state.pointee.nodes[Int(i)].value = value
+                state.pointee.nodes[Int(i)].stamp = stamp
+                state.pointee.nodes[Int(i)].expiresAt = expiresAt
+                moveToFront(i)
+                return
+            }
+            if state.pointee.index.count >= capacity, state.pointee.tail >= 0 {
+                remove(state.pointee.tail)
+                state.pointee.evictions &+= 1
+            }
+            let node = Node(key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: state.pointee.head)
+            let i: Int32
+            if let reused = state.pointee.free.popLast() {
+                i = reused
+                state.pointee.nodes[Int(i)] = node
+            } else {
+                i = Int32(state.pointee.nodes.count)
+                state.pointee.nodes.append(node)
+            }
+            if state.pointee.head >= 0 { state.pointee.nodes[Int(state.pointee.head)].prev = i }
+            state.pointee.head = i
+            if state.pointee.tail < 0 { state.pointee.tail = i }
+            state.pointee.index[key] = i
         }
-        if state.pointee.index.count >= capacity, state.pointee.tail >= 0 {
-            remove(state.pointee.tail)
-            state.pointee.evictions &+= 1
-        }
-        let node = Node(key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: state.pointee.head)
-        let i: Int32
-        if let reused = state.pointee.free.popLast() {
-            i = reused
-            state.pointee.nodes[Int(i)] = node
-        } else {
-            i = Int32(state.pointee.nodes.count)
-            state.pointee.nodes.append(node)
-        }
-        if state.pointee.head >= 0 { state.pointee.nodes[Int(state.pointee.head)].prev = i }
-        state.pointee.head = i
-        if state.pointee.tail < 0 { state.pointee.tail = i }
-        state.pointee.index[key] = i
     }
 
     /// Drops every entry.
     public func removeAll() {
-        lock.withLock {
+        lock.withLock { _ in
             state.pointee.index.removeAll(keepingCapacity: true)
             state.pointee.nodes.removeAll(keepingCapacity: true)
             state.pointee.free.removeAll()

@@ -102,7 +102,8 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
                 remove(state.pointee.tail)
                 state.pointee.evictions &+= 1
             }
-            let node = Node(key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: state.pointee.head)
+            let node = Node(
+                key: key, value: value, stamp: stamp, expiresAt: expiresAt, prev: -1, next: state.pointee.head)
             let i: Int32
             if let reused = state.pointee.free.popLast() {
                 i = reused

@@ -281,25 +281,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             else { break }
             buffer.moveReaderIndex(forwardBy: length)
             server.requestStarted()
-            var out = rawContext.channel.allocator.buffer(capacity: 320)
-            out.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length:")
-            // Six columns for the length, right-aligned after optional whitespace (RFC 9110 OWS),
-            // filled in once the body is written behind the head.
-            let lengthAt = out.writerIndex
-            out.writeStaticString("      \r\nDate: ")
-            out.writeString(server.dateHeader())
-            out.writeStaticString("\r\nX-Request-Id: ")
-            server.writeNextRequestID(into: &out)
-            out.writeStaticString("\r\n\r\n")
-            let bodyStart = out.writerIndex
-            build(&out)
-            var bodyLength = out.writerIndex - bodyStart
-            var column = lengthAt + 5
-            repeat {
-                out.setInteger(UInt8(0x30 + bodyLength % 10), at: column)
-                bodyLength /= 10
-                column -= 1
-            } while bodyLength > 0 && column > lengthAt
+            var body = rawContext.channel.allocator.buffer(capacity: 128)
+            build(&body)
+            let out = serialize(
+                HTTPResponse(body: body), requestID: server.nextRequestID(), version: .http1_1, keepAlive: true,
+                isHead: false, allocator: rawContext.channel.allocator)
             rawContext.write(NIOAny(out), promise: nil)
             server.requestFinished()
             requestsServed += 1
@@ -518,16 +504,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             ])
     }
 
-    /// Writes the whole response as one buffer: status line, Content-Type, Content-Length, Date,
-    /// X-Request-Id, the response's own headers, Connection when needed, then the body (none
-    /// for HEAD). Every header value is the server's own (fixed strings, numbers, request ids
-    /// that passed `validRequestID`), so nothing needs escaping.
+    /// Writes the whole response as one buffer from the watcher's context, ahead of the HTTP
+    /// encoder. The watcher is always installed in front of this handler (WorkerHTTPServer);
+    /// without it the channel is being torn down and there is nobody to answer.
     private func write(
         context: ChannelHandlerContext, response: HTTPResponse, requestID: String, version: HTTPVersion,
         keepAlive: Bool, isHead: Bool
     ) {
-        let out = rawContext ?? context
-        var buffer = out.channel.allocator.buffer(capacity: 256 + response.body.readableBytes)
+        guard let rawContext else { return }
+        let buffer = serialize(
+            response, requestID: requestID, version: version, keepAlive: keepAlive, isHead: isHead,
+            allocator: rawContext.channel.allocator)
+        rawContext.writeAndFlush(NIOAny(buffer), promise: nil)
+    }
+
+    /// The response as bytes: status line, Content-Type, Content-Length, Date, X-Request-Id, the
+    /// response's own headers, Connection when needed, then the body (none for HEAD). Every
+    /// header value is the server's own (fixed strings, numbers, request ids that passed
+    /// `validRequestID`), so nothing needs escaping.
+    private func serialize(
+        _ response: HTTPResponse, requestID: String, version: HTTPVersion, keepAlive: Bool, isHead: Bool,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256 + response.body.readableBytes)
         buffer.writeString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         buffer.writeString(String(response.status.code))
         buffer.writeString(" ")
@@ -556,25 +555,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             var body = response.body
             buffer.writeBuffer(&body)
         }
-        if rawContext != nil {
-            out.writeAndFlush(NIOAny(buffer), promise: nil)
-        } else {
-            // Without the watcher (not the server's pipeline): through the encoder as parts.
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: response.contentType)
-            headers.add(name: "Content-Length", value: String(response.body.readableBytes))
-            headers.add(name: "Date", value: server.dateHeader())
-            headers.add(name: "X-Request-Id", value: requestID)
-            for (name, value) in response.headers { headers.add(name: name, value: value) }
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
-                promise: nil)
-            if !isHead && response.body.readableBytes > 0 {
-                context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-            }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
+        return buffer
     }
 
     /// Answers a request that will not be processed (too large, too slow, malformed) and closes.

@@ -148,29 +148,6 @@ public final class ServerContext: @unchecked Sendable {
         return requestIDPrefix + "-" + String(requestCounter, radix: 36)
     }
 
-    /// The next request id written straight into `buffer` (the same ids as `nextRequestID`).
-    func writeNextRequestID(into buffer: inout ByteBuffer) {
-        requestCounter &+= 1
-        buffer.writeString(requestIDPrefix)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        var value = requestCounter
-        // Base 36, most significant digit first (at most 13 digits for a UInt64).
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 13) { out in
-            var n = 0
-            repeat {
-                let d = UInt8(value % 36)
-                out[n] = d < 10 ? 0x30 + d : 0x61 + d - 10
-                value /= 36
-                n += 1
-            } while value > 0
-            var i = n - 1
-            while i >= 0 {
-                buffer.writeInteger(out[i])
-                i -= 1
-            }
-        }
-    }
-
     /// The Date header value, recomputed once per second.
     func dateHeader() -> String {
         var ts = timespec()

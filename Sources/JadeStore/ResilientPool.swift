@@ -70,17 +70,15 @@ public final class ResilientPool: @unchecked Sendable {
     /// Retries and hard failures seen by this process.
     public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { (_retries, _failures) } }
 
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try pool().read(body) } }
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try raw.read(body) } }
 
     public func unsafeRead<T>(_ body: (Database) throws -> T) throws -> T {
-        try run(.read) { try pool().unsafeRead(body) }
+        try run(.read) { try raw.unsafeRead(body) }
     }
-    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try pool().write(body) } }
+    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try raw.write(body) } }
     public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try run(.write) { try pool().writeWithoutTransaction(body) }
+        try run(.write) { try raw.writeWithoutTransaction(body) }
     }
-
-    private func pool() -> DatabasePool { poolLock.withLock { current } }
 
     /// Opens new connections on the same file, unless that was done less than
     /// `reconnectInterval` ago; true when it did. A connection opened while the file was

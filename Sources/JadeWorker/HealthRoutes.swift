@@ -34,8 +34,9 @@ struct HealthRoutes {
         }
     }
 
-    /// The liveness body written straight into `buffer` for the /health fast path: the same
-    /// fields as `liveness()` (uptime with millisecond precision), without building a JSON tree.
+    /// The liveness body (status, uptime in seconds with millisecond precision, version, the
+    /// worker's slot, pid and generation), written straight into `buffer`: the /health fast
+    /// path calls this on every request, so no JSON tree is built.
     func writeLiveness(into buffer: inout ByteBuffer) {
         let ms = (monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1_000_000
         buffer.writeStaticString("{\"status\":\"ok\",\"uptime_seconds\":")
@@ -54,19 +55,11 @@ struct HealthRoutes {
         buffer.writeString(suffix.text)
     }
 
+    /// The liveness answer of the router path (the same body as the fast path's).
     func liveness() -> HTTPResponse {
-        let uptime = Double(monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1e9
-        return .json(
-            .object([
-                "status": .string("ok"),
-                "version": .string(JadeVersion.current),
-                "uptime_seconds": .double((uptime * 1000).rounded() / 1000),
-                "worker": .object([
-                    "slot": .int(Int(record.slot)),
-                    "pid": .int(Int(record.pid)),
-                    "generation": .int(Int(record.generation)),
-                ]),
-            ]))
+        var body = ByteBuffer()
+        writeLiveness(into: &body)
+        return HTTPResponse(body: body)
     }
 
     /// Workers whose record says ready or draining, and the configured count.

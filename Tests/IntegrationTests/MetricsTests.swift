@@ -85,6 +85,9 @@ extension Integration {
             #expect((after.samples[healthCount] ?? 0) - (before.samples[healthCount] ?? 0) == 200)
             #expect((after.samples[failed] ?? 0) - (before.samples[failed] ?? 0) == 5)
             #expect((after.samples[loginFailures] ?? 0) - (before.samples[loginFailures] ?? 0) == 5)
+            // The failed logins read SQLite: the statement profiler counted them.
+            let dbReads = #"jadevectordb_db_operations_total{operation="read",status="success"}"#
+            #expect((after.samples[dbReads] ?? 0) > (before.samples[dbReads] ?? 0))
             #expect(after.samples["jadevectordb_workers_configured"] == 4)
             #expect(after.samples.contains { $0.key.hasPrefix("jadevectordb_build_info{version=\"") && $0.value == 1 })
 

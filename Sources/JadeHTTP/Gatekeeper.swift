@@ -7,10 +7,10 @@ import NIOPosix
 /// misses go to the thread pool (SQLite) and come back as a future.
 public final class Gatekeeper: @unchecked Sendable {
     public enum Decision {
-        /// Admitted; the headers (RateLimit-*) go on the response.
-        case allowed(Principal, [(String, String)])
+        /// Admitted; the rate-limit decision (RateLimit-* headers) goes on the response.
+        case allowed(Principal, RateLimitDecision?)
         case denied(HTTPResponse)
-        case pending(EventLoopFuture<Result<(Principal, [(String, String)]), APIError>>)
+        case pending(EventLoopFuture<Result<(Principal, RateLimitDecision?), APIError>>)
     }
 
     public let auth: AuthService
@@ -26,16 +26,16 @@ public final class Gatekeeper: @unchecked Sendable {
     }
 
     /// The per-credential API limit (`rate_limits.api`): per API key, or per user for sessions.
-    private func limit(_ principal: Principal) -> Result<[(String, String)], APIError> {
-        guard let requestGuard else { return .success([]) }
-        let key: String
+    private func limit(_ principal: Principal) -> Result<RateLimitDecision?, APIError> {
+        guard let requestGuard else { return .success(nil) }
+        let decision: RateLimitDecision?
         switch principal.credential {
-        case .apiKey(let id, _): key = "key:\(id)"
-        case .session: key = "user:\(principal.userID)"
+        case .apiKey(let id, _): decision = requestGuard.takeAPI(apiKeyID: id)
+        case .session: decision = requestGuard.takeAPI(userID: principal.userID)
         }
-        guard let decision = requestGuard.take(.api, key: key) else { return .success([]) }
+        guard let decision else { return .success(nil) }
         if !decision.allowed { return .failure(RequestGuard.rejection(decision, "API requests")) }
-        return .success(RequestGuard.headers(decision))
+        return .success(decision)
     }
 
     public func admit(_ policy: AccessPolicy, _ request: RequestContext) -> Decision {
@@ -59,7 +59,7 @@ public final class Gatekeeper: @unchecked Sendable {
             switch check(policy, principal, request, cachedOnly: true, countCache: true) {
             case .success(true):
                 switch limit(principal) {
-                case .success(let headers): return .allowed(principal, headers)
+                case .success(let decision): return .allowed(principal, decision)
                 case .failure(let error): return .denied(error.response)
                 }
             case .success(false): break  // decision not cached: ask the database
@@ -70,7 +70,7 @@ public final class Gatekeeper: @unchecked Sendable {
         let ip = request.remoteAddress
         return .pending(
             threadPool.runIfActive(eventLoop: request.eventLoop) {
-                () -> Result<(Principal, [(String, String)]), APIError> in
+                () -> Result<(Principal, RateLimitDecision?), APIError> in
                 do {
                     // Counted once per request: a cached principal was counted on the loop.
                     let count = cached == nil ? self.metrics : nil

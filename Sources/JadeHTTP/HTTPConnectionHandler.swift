@@ -6,11 +6,11 @@ import NIOHTTP1
 /// Sits in front of the HTTP decoder and tells the connection handler when the bytes of a new
 /// request start arriving, so that the slow-request deadline covers the request head too.
 ///
-/// It also serves the hottest route, `GET /health` on a keep-alive HTTP/1.1 connection, straight
-/// from the raw bytes (no HTTP codec, no router): only while every byte the connection sent so far
-/// was such a request, answered in full. The first byte of anything else (another route, a
-/// header that changes semantics, a request split across reads) goes to the decoder, and the
-/// connection stays on the normal path from then on.
+/// It also serves simple requests (a complete bodiless `GET`, `HEAD` or `DELETE` on HTTP/1.1,
+/// see ``RawRequestHead``) straight from the raw bytes, without NIO's HTTP codec: only while
+/// every byte the connection sent so far was such a request. The first byte of anything else
+/// (another method, a body, a header that changes semantics, a request split across reads) goes
+/// to the decoder, and the connection stays on the codec from then on.
 final class RequestStartWatcher: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -26,53 +26,15 @@ final class RequestStartWatcher: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if fastPathOpen {
             var buffer = unwrapInboundIn(data)
-            if connection.serveFastHealth(&buffer, rawContext: context) { return }
-            fastPathOpen = false
+            connection.serveRaw(&buffer, rawContext: context)
             guard buffer.readableBytes > 0 else { return }
+            fastPathOpen = false
             connection.bytesArrived()
             context.fireChannelRead(wrapInboundOut(buffer))
             return
         }
         connection.bytesArrived()
         context.fireChannelRead(data)
-    }
-}
-
-/// Recognizes `GET /health HTTP/1.1` requests in raw bytes for the fast path.
-enum FastHealthRequest {
-    static let requestLine = Array("GET /health HTTP/1.1\r\n".utf8)
-    /// Headers that change how the request must be handled: any of them sends it to the codec.
-    static let disqualifying: [[UInt8]] = [
-        "content-length", "transfer-encoding", "connection", "expect", "upgrade", "x-request-id",
-    ].map { Array($0.utf8) }
-
-    /// The length of the complete fast-path request at the start of `bytes`, or nil when the
-    /// bytes do not start with one (or it is incomplete, or its head exceeds `maxHead`).
-    static func length(of bytes: UnsafeRawBufferPointer, maxHead: Int) -> Int? {
-        let n = bytes.count
-        guard n >= requestLine.count + 2 else { return nil }
-        for i in 0..<requestLine.count where bytes[i] != requestLine[i] { return nil }
-        var lineStart = requestLine.count
-        while true {
-            guard lineStart + 1 < n, lineStart <= maxHead else { return nil }
-            if bytes[lineStart] == 13 && bytes[lineStart + 1] == 10 { return lineStart + 2 }  // blank line: end of head
-            var end = lineStart
-            while end + 1 < n && !(bytes[end] == 13 && bytes[end + 1] == 10) { end += 1 }
-            guard end + 1 < n else { return nil }  // incomplete line
-            var colon = lineStart
-            while colon < end && bytes[colon] != UInt8(ascii: ":") { colon += 1 }
-            guard colon < end, colon > lineStart else { return nil }
-            let nameLength = colon - lineStart
-            for name in disqualifying where name.count == nameLength {
-                var same = true
-                for k in 0..<nameLength where bytes[lineStart + k] | 0x20 != name[k] {
-                    same = false
-                    break
-                }
-                if same { return nil }
-            }
-            lineStart = end + 2
-        }
     }
 }
 
@@ -262,43 +224,61 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    // MARK: the /health fast path
+    // MARK: the raw fast path
 
-    /// Answers the complete `GET /health` requests at the start of `buffer` (called by the
-    /// watcher with its own context, ahead of the HTTP codec); true when it consumed every byte.
-    /// Leaves `buffer` at the first byte it did not answer. Only while the connection is idle
-    /// with nothing queued, not draining, and without an access log (whose lines it would skip).
-    func serveFastHealth(_ buffer: inout ByteBuffer, rawContext: ChannelHandlerContext) -> Bool {
-        guard let build = server.fastHealth, state == .idle, queuedParts.isEmpty, draining == nil,
-            !server.accessLog
-        else { return false }
-        var answered = 0
-        while buffer.readableBytes > 0 {
+    /// Header field ranges of the last raw scan (reused: a scan allocates nothing).
+    private var rawFields: [RawRequestHead.Field] = []
+
+    /// Serves the complete simple requests at the start of `buffer` (called by the watcher with
+    /// its own context, ahead of the HTTP codec), and leaves `buffer` at the first byte it did
+    /// not take: all of it when the connection stops being idle (a response pending, closing).
+    ///
+    /// `GET /health` is answered right here, without the router, while the connection is not
+    /// draining and there is no access log (whose lines it would skip). Every other simple
+    /// request goes through `dispatch` exactly like one the codec decoded.
+    func serveRaw(_ buffer: inout ByteBuffer, rawContext: ChannelHandlerContext) {
+        guard let context else { return }
+        let maxHead = server.limits.maxHeaderBytes
+        var healthAnswered = false
+        while buffer.readableBytes > 0 && state == .idle && queuedParts.isEmpty {
             let started = NIODeadline.now()
-            let maxHead = server.limits.maxHeaderBytes
             guard
-                let length = buffer.withUnsafeReadableBytes({ FastHealthRequest.length(of: $0, maxHead: maxHead) })
+                let scanned = buffer.withUnsafeReadableBytes({
+                    RawRequestHead.scan($0, maxHead: maxHead, fields: &rawFields)
+                })
             else { break }
-            buffer.moveReaderIndex(forwardBy: length)
-            server.requestStarted()
-            var body = rawContext.channel.allocator.buffer(capacity: 128)
-            build(&body)
-            let out = serialize(
-                HTTPResponse(body: body), requestID: server.nextRequestID(), version: .http1_1, keepAlive: true,
-                isHead: false, allocator: rawContext.channel.allocator)
-            rawContext.write(NIOAny(out), promise: nil)
-            server.requestFinished()
-            requestsServed += 1
-            answered += 1
-            if let metrics = server.healthRouteMetrics {
-                metrics.record(status: 200, nanoseconds: UInt64(max((NIODeadline.now() - started).nanoseconds, 0)))
+            if scanned.isPlainHealth, let build = server.fastHealth, draining == nil, !server.accessLog {
+                buffer.moveReaderIndex(forwardBy: scanned.length)
+                server.requestStarted()
+                var body = rawContext.channel.allocator.buffer(capacity: 128)
+                build(&body)
+                let out = serialize(
+                    HTTPResponse(body: body), requestID: server.nextRequestID(), version: .http1_1, keepAlive: true,
+                    isHead: false, allocator: rawContext.channel.allocator)
+                rawContext.write(NIOAny(out), promise: nil)
+                server.requestFinished()
+                requestsServed += 1
+                healthAnswered = true
+                if let metrics = server.healthRouteMetrics {
+                    metrics.record(status: 200, nanoseconds: UInt64(max((NIODeadline.now() - started).nanoseconds, 0)))
+                }
+                continue
             }
+            let head = buffer.withUnsafeReadableBytes { scanned.makeHead($0, fields: rawFields) }
+            buffer.moveReaderIndex(forwardBy: scanned.length)
+            sawBytes = true
+            requestStart = started
+            self.head = head
+            body = nil
+            disarm()
+            state = .processing
+            server.requestStarted()
+            dispatch(context: context, head: head)
         }
-        if answered > 0 {
+        if healthAnswered {
             rawContext.flush()
-            arm(server.limits.keepAliveTimeout)
+            if state == .idle { arm(server.limits.keepAliveTimeout) }
         }
-        return buffer.readableBytes == 0
     }
 
     // MARK: requests
@@ -411,7 +391,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     peer: peerAddress, forwardedFor: head.headers.first(name: "x-forwarded-for")) ?? peerAddress
             let request = RequestContext(
                 head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, remoteAddress: client?.description, clientAddress: client,
+                eventLoop: context.eventLoop, clientAddress: client,
                 principal: nil, threadPool: server.threadPool)
             result = server.run(route, request)
         case .methodNotAllowed(let allowed):
@@ -519,7 +499,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// The response as bytes: status line, Content-Type, Content-Length, Date, X-Request-Id, the
-    /// response's own headers, Connection when needed, then the body (none for HEAD). Every
+    /// rate-limit headers, the response's own headers, Connection when needed, then the body (none for HEAD). Every
     /// header value is the server's own (fixed strings, numbers, request ids that passed
     /// `validRequestID`), so nothing needs escaping.
     private func serialize(
@@ -528,17 +508,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256 + response.body.readableBytes)
         buffer.writeString(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        buffer.writeString(String(response.status.code))
+        buffer.writeDecimal(Int(response.status.code))
         buffer.writeString(" ")
         buffer.writeString(response.status.reasonPhrase)
         buffer.writeString("\r\nContent-Type: ")
         buffer.writeString(response.contentType)
         buffer.writeString("\r\nContent-Length: ")
-        buffer.writeString(String(response.body.readableBytes))
+        buffer.writeDecimal(response.body.readableBytes)
         buffer.writeString("\r\nDate: ")
         buffer.writeString(server.dateHeader())
         buffer.writeString("\r\nX-Request-Id: ")
         buffer.writeString(requestID)
+        if let limit = response.rateLimit {
+            buffer.writeString("\r\nRateLimit-Limit: ")
+            buffer.writeDecimal(limit.limit)
+            buffer.writeString("\r\nRateLimit-Remaining: ")
+            buffer.writeDecimal(limit.remaining)
+            buffer.writeString("\r\nRateLimit-Reset: ")
+            buffer.writeDecimal(limit.resetSeconds)
+            if !limit.allowed {
+                buffer.writeString("\r\nRetry-After: ")
+                buffer.writeDecimal(limit.retryAfterSeconds)
+            }
+        }
         for (name, value) in response.headers {
             buffer.writeString("\r\n")
             buffer.writeString(name)
@@ -589,5 +581,26 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func forceClose() {
         context?.close(promise: nil)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` in decimal ASCII, without building a String.
+    mutating func writeDecimal(_ value: Int) {
+        var magnitude = value.magnitude
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        let count = withUnsafeMutableBytes(of: &digits) { raw -> Int in
+            var i = raw.count
+            repeat {
+                i -= 1
+                raw[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            return raw.count - i
+        }
+        withUnsafeBytes(of: &digits) { raw in
+            _ = writeBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - count)...]))
+        }
     }
 }

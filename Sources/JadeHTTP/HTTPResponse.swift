@@ -1,3 +1,4 @@
+import JadeShared
 import NIOCore
 import NIOHTTP1
 
@@ -8,6 +9,9 @@ public struct HTTPResponse: Sendable {
     public var headers: [(String, String)]
     public var body: ByteBuffer
     public var contentType: String
+    /// The caller's API rate-limit decision: written as `RateLimit-Limit`, `RateLimit-Remaining`
+    /// and `RateLimit-Reset` (numbers straight into the response bytes, no header strings).
+    public var rateLimit: RateLimitDecision?
 
     public init(
         status: HTTPResponseStatus = .ok, headers: [(String, String)] = [], body: ByteBuffer = ByteBuffer(),

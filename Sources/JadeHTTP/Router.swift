@@ -36,11 +36,11 @@ public struct RequestContext {
     public let parameters: [String: String]
     public let requestID: String
     public let eventLoop: EventLoop
-    /// The client address as text (the peer, or the X-Forwarded-For address a trusted proxy
-    /// vouches for); used in audit events and rate-limit keys.
-    public let remoteAddress: String?
-    /// The client address, parsed.
+    /// The client address (the peer, or the X-Forwarded-For address a trusted proxy vouches
+    /// for).
     public let clientAddress: IPAddress?
+    /// The client address as text, for audit events (formatted only when asked for).
+    public var remoteAddress: String? { clientAddress?.description }
 
     /// The verified caller (nil on open routes).
     public internal(set) var principal: Principal?
@@ -92,7 +92,13 @@ public final class Router {
     final class Node {
         var children: [Substring: Node] = [:]
         var parameter: (name: String, node: Node)?
-        var handlers: [String: Route] = [:]
+        /// A node has a handful of methods at most: a list beats hashing method names.
+        var handlers: [(method: HTTPMethod, route: Route)] = []
+
+        func handler(for method: HTTPMethod) -> Route? {
+            for entry in handlers where entry.method == method { return entry.route }
+            return nil
+        }
     }
 
     /// A registered route.
@@ -102,6 +108,9 @@ public final class Router {
         public let handler: RouteHandler
         /// Where answers to this route are counted (nil: no metrics).
         public var metrics: RouteMetrics? = nil
+        /// Health and metrics routes are never blocked or rate limited (load balancers and
+        /// scrapers must always get through).
+        public var isExemptFromLimits = false
     }
 
     /// The outcome of matching a request.
@@ -141,15 +150,24 @@ public final class Router {
                 node = child
             }
         }
-        node.handlers[method.rawValue] = Route(
+        var route = Route(
             template: template, policy: policy, handler: handler, metrics: metrics?.route(method, template))
+        route.isExemptFromLimits = template.hasPrefix("/health") || template.hasPrefix("/metrics")
+        node.handlers.removeAll { $0.method == method }
+        node.handlers.append((method, route))
     }
 
     /// Finds the handler for `method` and `path`. HEAD falls back to GET.
     public func match(_ method: HTTPMethod, _ path: Substring) -> Match {
         var node = root
         var parameters: [String: String] = [:]
-        for segment in path.split(separator: "/") {
+        // Walks the non-empty segments between slashes without building an array of them.
+        var rest = path[...]
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            let segment = rest[rest.startIndex..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            if segment.isEmpty { continue }
             if let child = node.children[segment] {
                 node = child
             } else if let (name, child) = node.parameter {
@@ -160,12 +178,12 @@ public final class Router {
                 return .notFound
             }
         }
-        if let entry = node.handlers[method.rawValue] ?? (method == .HEAD ? node.handlers["GET"] : nil) {
+        if let entry = node.handler(for: method) ?? (method == .HEAD ? node.handler(for: .GET) : nil) {
             return .found(route: entry, parameters: parameters)
         }
         if node.handlers.isEmpty { return .notFound }
-        var allowed = Array(node.handlers.keys)
-        if node.handlers["GET"] != nil { allowed.append("HEAD") }
+        var allowed = node.handlers.map(\.method.rawValue)
+        if node.handler(for: .GET) != nil { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted().map { HTTPMethod(rawValue: $0) })
     }
 

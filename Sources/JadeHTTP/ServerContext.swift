@@ -169,9 +169,7 @@ extension ServerContext {
     /// Checks the block list and the global limit, admits the request through the route's
     /// policy, then runs its handler.
     func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
-        // Health and metrics are never blocked or limited (load balancers and scrapers).
-        let exempt = route.template.hasPrefix("/health") || route.template.hasPrefix("/metrics")
-        if !exempt, let guardian = requestGuard {
+        if !route.isExemptFromLimits, let guardian = requestGuard {
             if let client = request.clientAddress, let left = guardian.blockRemaining(client) {
                 guardian.metrics?.blockedRequests.increment()
                 return .now(
@@ -189,16 +187,16 @@ extension ServerContext {
                 .error(.internalServerError, code: "internal_error", message: "Authentication is not configured."))
         }
         switch gate.admit(route.policy, request) {
-        case .allowed(let principal, let headers):
-            return Self.handle(route, request, principal, headers)
+        case .allowed(let principal, let decision):
+            return Self.handle(route, request, principal, decision)
         case .denied(let response):
             return .now(response)
         case .pending(let future):
             return .later(
                 future.flatMap { outcome -> EventLoopFuture<HTTPResponse> in
                     switch outcome {
-                    case .success(let (principal, headers)):
-                        switch Self.handle(route, request, principal, headers) {
+                    case .success(let (principal, decision)):
+                        switch Self.handle(route, request, principal, decision) {
                         case .now(let response): return request.eventLoop.makeSucceededFuture(response)
                         case .later(let later): return later
                         }
@@ -209,23 +207,23 @@ extension ServerContext {
         }
     }
 
-    /// Runs the handler as `principal` and adds `headers` to its response.
+    /// Runs the handler as `principal` and puts the rate-limit decision on its response.
     private static func handle(
-        _ route: Router.Route, _ request: RequestContext, _ principal: Principal, _ headers: [(String, String)]
+        _ route: Router.Route, _ request: RequestContext, _ principal: Principal, _ decision: RateLimitDecision?
     ) -> HandlerResult {
         var admitted = request
         admitted.principal = principal
         let result = route.handler(admitted)
-        guard !headers.isEmpty else { return result }
+        guard let decision else { return result }
         switch result {
         case .now(var response):
-            response.headers += headers
+            if response.rateLimit == nil { response.rateLimit = decision }
             return .now(response)
         case .later(let future):
             return .later(
                 future.map { response in
                     var r = response
-                    r.headers += headers
+                    if r.rateLimit == nil { r.rateLimit = decision }
                     return r
                 })
         }

@@ -40,10 +40,9 @@ public final class WorkerHTTPServer: @unchecked Sendable {
             let connection = HTTPConnectionHandler(server: server)
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(RequestStartWatcher(connection: connection))
-            // Header validation off: every header value we write is ours (fixed strings, numbers,
-            // request ids that passed `validRequestID`), and validating costs ~9% of /health.
-            try sync.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+            // Only the request decoder: responses are serialized by the connection handler and
+            // written ahead of the codec, so NIO's response encoder would only track methods.
+            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
             try sync.addHandler(connection)
         }
     }

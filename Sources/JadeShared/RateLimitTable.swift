@@ -151,6 +151,39 @@ public final class RateLimitTable: @unchecked Sendable {
         }
     }
 
+    /// The bucket identity of (kind, prefix + number in decimal), the same as
+    /// `key(kind: kind, key: "\(prefix)\(number)")` but without building the key string.
+    public func key(kind: StaticString, prefix: StaticString, number: Int64) -> RateLimitKey {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.utf8CodeUnitCount + 21) { buffer in
+            var n = 0
+            let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+            for b in p {
+                buffer[n] = b
+                n += 1
+            }
+            var magnitude = number.magnitude
+            if number < 0 {
+                buffer[n] = UInt8(ascii: "-")
+                n += 1
+            }
+            let digitsStart = n
+            repeat {
+                buffer[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            } while magnitude > 0
+            var lo = digitsStart
+            var hi = n - 1
+            while lo < hi {
+                buffer.swapAt(lo, hi)
+                lo += 1
+                hi -= 1
+            }
+            return RateLimitKey(
+                jade_rl_hash(table, kind.utf8Start, kind.utf8CodeUnitCount, buffer.baseAddress, n))
+        }
+    }
+
     /// Takes `cost` tokens from the bucket of (kind, key), refilled at `rate` tokens per second
     /// up to `burst`. `policy` overrides the table's full-table policy for this decision.
     /// Requires `rate` and `burst` positive and finite, and `cost` in 0 ... `burst`.

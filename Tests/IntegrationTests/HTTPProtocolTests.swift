@@ -106,6 +106,74 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// Simple bodiless requests are parsed from the raw bytes ahead of the codec: pipelined
+        /// they are answered in order with the router's answers; one that goes to the thread pool
+        /// hands the bytes behind it to the codec; a request with a body on the same connection
+        /// still works; and the access log records every one of them.
+        @Test func simpleRequestsTakeTheRawPathAndHandOverToTheCodec() throws {
+            let password = "admin-password-for-tests"
+            let server = try ServerProcess(
+                workers: 1,
+                environment: ["JADEVECTORDB_ADMIN_PASSWORD": password, "JADEVECTORDB_LOGGING_ACCESS_LOG": "true"])
+            try server.waitHealthy()
+            let api = APIClient(port: server.port)
+            let token = try api.login("admin", password)
+            let auth = "Authorization: Bearer \(token)\r\n"
+
+            let connection = try HTTPConnection(port: server.port)
+            // Five requests in one write, all on the raw path and answered on the event loop.
+            let host = "Host: 127.0.0.1\r\n"
+            try connection.send(
+                "GET /v1/auth/me HTTP/1.1\r\n\(host)\(auth)\r\n"
+                    + "GET /nowhere HTTP/1.1\r\n\(host)\r\n"
+                    + "DELETE /health HTTP/1.1\r\n\(host)\r\n"
+                    + "GET /v1/auth/me HTTP/1.1\r\n\(host)\r\n"
+                    + "GET /health HTTP/1.1\r\n\(host)X-Request-Id: raw-trace-1\r\n\r\n")
+            let me = try connection.readResponse()
+            #expect(me.status == 200)
+            #expect(me.json?["credential"] as? String == "session")
+            #expect(me.headers["ratelimit-limit"] != nil && me.headers["ratelimit-remaining"] != nil)
+            #expect(me.headers["ratelimit-reset"] != nil)
+            let missing = try connection.readResponse()
+            #expect(missing.status == 404 && missing.errorCode == "not_found")
+            let wrong = try connection.readResponse()
+            #expect(wrong.status == 405 && wrong.headers["allow"]?.contains("GET") == true)
+            let anonymous = try connection.readResponse()
+            #expect(anonymous.status == 401)
+            let traced = try connection.readResponse()
+            #expect(traced.status == 200 && traced.headers["x-request-id"] == "raw-trace-1")
+
+            // A permission check not cached yet goes to the thread pool; the /health behind it in
+            // the same write waits for it and is answered second.
+            let pending = try HTTPConnection(port: server.port)
+            try pending.send(
+                "GET /v1/databases/absent HTTP/1.1\r\n\(host)\(auth)\r\n"
+                    + "GET /health HTTP/1.1\r\n\(host)\r\n")
+            let absent = try pending.readResponse()
+            #expect(absent.status == 404)
+            #expect(absent.errorCode == "not_found")
+            #expect(try pending.readResponse().status == 200)
+            // A request with a body on the same connection: the codec's path.
+            let body = #"{"name":"rawpath","dimension":2,"metric":"cosine"}"#
+            try pending.send(
+                "POST /v1/databases HTTP/1.1\r\n\(host)\(auth)Content-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            #expect(try pending.readResponse().status == 201)
+            let got = try pending.request("GET", "/v1/databases/rawpath", headers: ["Authorization": "Bearer \(token)"])
+            #expect(got.status == 200)
+            #expect((got.json?["database"] as? [String: Any])?["dimension"] as? Int == 2)
+
+            // Each request above has its access-log line (the raw path logs like the codec path).
+            try waitUntil("access log lines") {
+                let lines = server.log.split(separator: "\n")
+                return lines.contains { $0.contains("raw-trace-1") && $0.contains("/health") }
+                    && lines.contains { $0.contains("{name}") && $0.contains("404") }
+                    && lines.contains { $0.contains("/nowhere") == false && $0.contains("405") }
+            }
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test func malformedRequestsGet400AndTheWorkerSurvives() throws {
             let server = try ServerProcess(workers: 1)
             try server.waitHealthy()

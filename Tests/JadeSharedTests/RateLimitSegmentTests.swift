@@ -26,6 +26,15 @@ import Testing
         #expect(!table.take(kind: "login", key: "a", rule: rule, now: t0).allowed)
     }
 
+    @Test func numericKeysHashLikeTheirText() throws {
+        let table = try RateLimitTable(segment: try SharedSegment.create(rateLimitCapacity: 1024))
+        for n: Int64 in [0, 7, 42, 1_000_000, .max, -3, .min] {
+            #expect(table.key(kind: "api", prefix: "user:", number: n) == table.key(kind: "api", key: "user:\(n)"))
+            #expect(table.key(kind: "api", prefix: "key:", number: n) == table.key(kind: "api", key: "key:\(n)"))
+        }
+        #expect(table.key(kind: "api", prefix: "key:", number: 1) != table.key(kind: "api", key: "user:1"))
+    }
+
     @Test func capacityIsRoundedToAPowerOfTwo() throws {
         #expect(jade_rl_normalize_capacity(1) == 16)
         #expect(jade_rl_normalize_capacity(1000) == 1024)

@@ -107,7 +107,8 @@ public final class HTTPMetrics {
     let permissionDuration: MetricHistogram
     let permissionCacheHits: MetricCounter
     let permissionCacheMisses: MetricCounter
-    let rateLimit: [RequestGuard.Limit: (allowed: MetricCounter, limited: MetricCounter)]
+    /// Indexed by `RequestGuard.Limit.index`.
+    let rateLimit: [(allowed: MetricCounter, limited: MetricCounter)]
     let blockedRequests: MetricCounter
 
     /// `POST /v1/auth/login` etc.: the sprint plan's `method` label of each authentication route.
@@ -152,14 +153,15 @@ public final class HTTPMetrics {
             "jadevectordb_permission_cache_hits_total", help: "Permission checks answered from the cache.")
         permissionCacheMisses = registry.counter(
             "jadevectordb_permission_cache_misses_total", help: "Permission checks that had to read SQLite.")
-        var limits: [RequestGuard.Limit: (MetricCounter, MetricCounter)] = [:]
+        var limits: [(allowed: MetricCounter, limited: MetricCounter)] = []
         for l in RequestGuard.Limit.allCases {
             func c(_ outcome: String) -> MetricCounter {
                 registry.counter(
                     "jadevectordb_rate_limit_decisions_total", help: "Rate-limit decisions by limit and outcome.",
                     labels: [("limit", l.rawValue), ("outcome", outcome)])
             }
-            limits[l] = (c("allowed"), c("limited"))
+            precondition(l.index == limits.count)
+            limits.append((c("allowed"), c("limited")))
         }
         rateLimit = limits
         blockedRequests = registry.counter(
@@ -223,7 +225,7 @@ public final class HTTPMetrics {
 
     /// Records a rate-limit decision.
     func recordRateLimit(_ limit: RequestGuard.Limit, allowed: Bool) {
-        guard let c = rateLimit[limit] else { return }
+        let c = rateLimit[limit.index]
         (allowed ? c.allowed : c.limited).increment()
     }
 }

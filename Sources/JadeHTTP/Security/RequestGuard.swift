@@ -13,6 +13,18 @@ public final class RequestGuard: @unchecked Sendable {
     /// The configured limits (`rate_limits.<name>` in security_config.json).
     public enum Limit: String, CaseIterable, Sendable {
         case login, registration, api, passwordReset = "password_reset", global
+
+        /// The position in `allCases`, for arrays indexed by limit (a dictionary would hash the
+        /// raw string on every request).
+        public var index: Int {
+            switch self {
+            case .login: return 0
+            case .registration: return 1
+            case .api: return 2
+            case .passwordReset: return 3
+            case .global: return 4
+            }
+        }
     }
 
     let table: RateLimitTable?
@@ -21,7 +33,8 @@ public final class RequestGuard: @unchecked Sendable {
     let logger: Logger
     let rateLimiting: Bool
     let ipBlocking: Bool
-    let rules: [Limit: RateLimitRule]
+    /// Indexed by `Limit.index`.
+    let rules: [RateLimitRule]
     let allowlist: [CIDR]
     let trustedProxies: [CIDR]
     let failureRule: RateLimitRule
@@ -43,12 +56,14 @@ public final class RequestGuard: @unchecked Sendable {
         table = try? RateLimitTable(segment: segment)
         rateLimiting = c.bool("security.enable_rate_limiting")
         ipBlocking = c.bool("security.enable_ip_blocking")
-        var rules: [Limit: RateLimitRule] = [:]
+        var rules: [RateLimitRule] = []
         for limit in Limit.allCases {
-            rules[limit] = RateLimitRule(
-                limit: c.int("rate_limits.\(limit.rawValue).limit"),
-                periodSeconds: Double(c.int("rate_limits.\(limit.rawValue).period_seconds")),
-                burst: c.int("rate_limits.\(limit.rawValue).burst"))
+            precondition(limit.index == rules.count)
+            rules.append(
+                RateLimitRule(
+                    limit: c.int("rate_limits.\(limit.rawValue).limit"),
+                    periodSeconds: Double(c.int("rate_limits.\(limit.rawValue).period_seconds")),
+                    burst: c.int("rate_limits.\(limit.rawValue).burst")))
         }
         self.rules = rules
         allowlist = c.strings("security.ip_allowlist").compactMap { CIDR($0) }
@@ -83,7 +98,8 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// Takes one request from `limit`'s bucket for `key`; nil when rate limiting is off.
     public func take(_ limit: Limit, key: String) -> RateLimitDecision? {
-        guard rateLimiting, let table, let rule = rules[limit] else { return nil }
+        guard rateLimiting, let table else { return nil }
+        let rule = rules[limit.index]
         let decision: RateLimitDecision
         if limit == .global, let globalKey {
             decision = table.take(globalKey, rate: rule.rate, burst: Double(rule.burst))
@@ -91,6 +107,22 @@ public final class RequestGuard: @unchecked Sendable {
             decision = table.take(kind: limit.rawValue, key: key, rule: rule)
         }
         metrics?.recordRateLimit(limit, allowed: decision.allowed)
+        return decision
+    }
+
+    /// Takes one request from the API limit of an API key (bucket `key:<id>`).
+    public func takeAPI(apiKeyID: Int64) -> RateLimitDecision? { takeAPI(prefix: "key:", id: apiKeyID) }
+
+    /// Takes one request from the API limit of a user's sessions (bucket `user:<id>`).
+    public func takeAPI(userID: Int64) -> RateLimitDecision? { takeAPI(prefix: "user:", id: userID) }
+
+    /// The same buckets as `take(.api, key: "<prefix><id>")`, without building the key string.
+    private func takeAPI(prefix: StaticString, id: Int64) -> RateLimitDecision? {
+        guard rateLimiting, let table else { return nil }
+        let rule = rules[Limit.api.index]
+        let decision = table.take(
+            table.key(kind: "api", prefix: prefix, number: id), rate: rule.rate, burst: Double(rule.burst))
+        metrics?.recordRateLimit(.api, allowed: decision.allowed)
         return decision
     }
 

@@ -10,6 +10,8 @@
 #                    nolimits nometrics": baseline, nolimits and nometrics each start a fresh
 #                    server and measure /v1/auth/me right away, with everything on, with the rate
 #                    limiter off, and with metrics (recording and /metrics) off)
+#   BENCH_AB_ROUNDS  pairs of runs for the limiter-ab target (default 6): a server with the
+#                    rate limiter on and one with it off stay up, and runs alternate between them
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
 #                    set it to measure another build, which is then never built by the script)
 #
@@ -234,6 +236,30 @@ bench_jadevectordb_nometrics() {
     measure "jade me no-metrics" "$jade_url" /v1/auth/me -H "Authorization: Bearer $token"
 }
 
+# The rate limiter's cost, paired: a server with it on and one with it off stay up together, and
+# short wrk runs alternate between them (on then off, then off then on, ...), so that the drifts
+# of a shared machine hit both alike. BENCH_AB_ROUNDS pairs (default 6).
+bench_limiter_ab() {
+    local rounds="${BENCH_AB_ROUNDS:-6}" i on_url off_url on_token off_token
+    start_jadevectordb
+    on_url="$jade_url"
+    prepare_credentials
+    on_token="$token"
+    start_jadevectordb JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false
+    off_url="$jade_url"
+    prepare_credentials
+    off_token="$token"
+    for ((i = 0; i < rounds; i++)); do
+        if ((i % 2 == 0)); then
+            measure "ab limiter on" "$on_url" /v1/auth/me -H "Authorization: Bearer $on_token"
+            measure "ab limiter off" "$off_url" /v1/auth/me -H "Authorization: Bearer $off_token"
+        else
+            measure "ab limiter off" "$off_url" /v1/auth/me -H "Authorization: Bearer $off_token"
+            measure "ab limiter on" "$on_url" /v1/auth/me -H "Authorization: Bearer $on_token"
+        fi
+    done
+}
+
 for target in $TARGETS; do
     case "$target" in
         nginx) bench_nginx ;;
@@ -241,7 +267,8 @@ for target in $TARGETS; do
         baseline) bench_jadevectordb_baseline ;;
         nolimits) bench_jadevectordb_nolimits ;;
         nometrics) bench_jadevectordb_nometrics ;;
-        *) die "unknown target '$target' (known: nginx jadevectordb baseline nolimits nometrics)" ;;
+        limiter-ab) bench_limiter_ab ;;
+        *) die "unknown target '$target' (known: nginx jadevectordb baseline nolimits nometrics limiter-ab)" ;;
     esac
 done
 
@@ -300,3 +327,36 @@ for off in "jade me no-limiter" "jade me no-metrics"; do
     awk -v on="$base" -v off="$other" -v n="$off" \
         'BEGIN { printf "%s: median %.0f req/s; with it on (baseline): median %.0f req/s; cost %.1f%%\n", n, off, on, 100 * (off - on) / off }'
 done
+
+# Paired limiter runs: the cost in each pair (runs 2k and 2k+1 of the ab rows), and their median.
+ab_rows=()
+for row in "${results[@]}"; do
+    IFS='|' read -r name rps _ <<<"$row"
+    case "$name" in "ab limiter on" | "ab limiter off") ab_rows+=("$name|$rps") ;; esac
+done
+if ((${#ab_rows[@]} >= 2)); then
+    echo
+    echo "rate limiter on vs off, paired runs (both servers up, alternating):"
+    printf '%s\n' "${ab_rows[@]}" | awk -F'|' '
+        { name[NR] = $1; rps[NR] = $2 }
+        END {
+            pairs = 0
+            for (i = 1; i + 1 <= NR; i += 2) {
+                if (name[i] ~ /on$/) { on = rps[i]; off = rps[i + 1] } else { off = rps[i]; on = rps[i + 1] }
+                cost[++pairs] = 100 * (off - on) / off
+                printf "  pair %d: on %.0f req/s, off %.0f req/s, cost %.1f%%\n", pairs, on, off, cost[pairs]
+            }
+            n = pairs
+            for (i = 2; i <= n; i++) {  # insertion sort (no asort in mawk)
+                v = cost[i]
+                for (j = i - 1; j >= 1 && cost[j] > v; j--) cost[j + 1] = cost[j]
+                cost[j + 1] = v
+            }
+            median = n % 2 ? cost[(n + 1) / 2] : (cost[n / 2] + cost[n / 2 + 1]) / 2
+            printf "  median cost over %d pairs: %.1f%%\n", n, median
+        }'
+    on_median="$(rps_of "ab limiter on")"
+    off_median="$(rps_of "ab limiter off")"
+    awk -v on="$on_median" -v off="$off_median" \
+        'BEGIN { printf "  median req/s: on %.0f, off %.0f (cost of the medians %.1f%%)\n", on, off, 100 * (off - on) / off }'
+fi

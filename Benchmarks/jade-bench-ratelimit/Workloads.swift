@@ -20,8 +20,12 @@ enum Workload: String, CaseIterable {
     case cManyKeys = "c-take-40k-keys"
     /// jade_rl_take on a key of another stripe per process (no shared lock).
     case cOwnKey = "c-take-own-key"
+    /// jade_gcra_take on the segment header's global-limit word, reading the clock per decision.
+    case cGlobal = "c-gcra-global"
+    /// SharedSegment.takeGlobalLimit: the worker's path for `rate_limits.global`.
+    case swiftGlobal = "swift-take-global"
 
-    func run(_ table: RateLimitTable, operations: Int, process: Int) -> Measurement {
+    func run(_ table: RateLimitTable, segment: SharedSegment, operations: Int, process: Int) -> Measurement {
         let t = table.cTable
         var r = jade_rl_result_t()
         switch self {
@@ -68,6 +72,14 @@ enum Workload: String, CaseIterable {
             return measure(operations: operations) { _ in
                 _ = jade_rl_take(t, key, jade_monotonic_ns(), 1e9, 1e9, 1, 0, &r)
             }
+        case .cGlobal:
+            let word = segment.globalLimitWord
+            return measure(operations: operations) { _ in
+                _ = jade_gcra_take(word, jade_monotonic_ns(), 1e9, 1e9, &r)
+            }
+        case .swiftGlobal:
+            let rule = RateLimitRule(limit: 1_000_000_000, periodSeconds: 1)
+            return measure(operations: operations) { _ in _ = segment.takeGlobalLimit(rule) }
         }
     }
 }

@@ -15,19 +15,22 @@ let args = CommandLine.arguments
 
 if args.count == 6, args[1] == "--child" {
     // A contending process: attach, wait for the common start, measure, report one line.
-    let table = try RateLimitTable(segment: SharedSegment.attach(fd: 3))
+    let segment = try SharedSegment.attach(fd: 3)
+    let table = try RateLimitTable(segment: segment)
     let workload = Workload(rawValue: args[2])!
     let process = Int(args[4])!
     waitUntil(UInt64(args[5])!)
-    let m = workload.run(table, operations: Int(args[3])!, process: process)
+    let m = workload.run(table, segment: segment, operations: Int(args[3])!, process: process)
     print(m.line("  \(workload.rawValue) [process \(process)]"))
     exit(0)
 }
 
 if args.count == 4, args[1] == "--only" {
     // One workload in one process (for profiling).
-    let table = try RateLimitTable(segment: SharedSegment.create())
-    print(Workload(rawValue: args[2])!.run(table, operations: Int(args[3])!, process: 0).line(args[2]))
+    let segment = try SharedSegment.create()
+    let table = try RateLimitTable(segment: segment)
+    print(
+        Workload(rawValue: args[2])!.run(table, segment: segment, operations: Int(args[3])!, process: 0).line(args[2]))
     exit(0)
 }
 
@@ -42,8 +45,8 @@ print(
 
 print("one process:")
 for workload in Workload.allCases {
-    _ = workload.run(table, operations: operations / 10, process: 0)  // warm-up
-    print(workload.run(table, operations: operations, process: 0).line("  \(workload.rawValue)"))
+    _ = workload.run(table, segment: segment, operations: operations / 10, process: 0)  // warm-up
+    print(workload.run(table, segment: segment, operations: operations, process: 0).line("  \(workload.rawValue)"))
 }
 
 /// Runs `workload` in this process and a spawned copy of this binary at the same time.
@@ -61,7 +64,7 @@ func contend(_ workload: Workload) throws {
     guard rc == 0 else { fatalError("spawn: \(rc)") }
     close(fds[1])
     waitUntil(start)
-    let mine = workload.run(table, operations: operations, process: 0)
+    let mine = workload.run(table, segment: segment, operations: operations, process: 0)
     var status: Int32 = 0
     waitpid(pid, &status, 0)
     var output: [UInt8] = []
@@ -77,6 +80,6 @@ func contend(_ workload: Workload) throws {
 }
 
 print("two processes at once (a spawned copy attaches the segment):")
-for workload in [Workload.cHot, .cOwnKey, .cManyKeys] {
+for workload in [Workload.cHot, .cOwnKey, .cManyKeys, .cGlobal] {
     try contend(workload)
 }

@@ -503,3 +503,38 @@ int jade_rl_debug_lock(jade_rl_table_t *t, jade_rl_key_t key) {
 int jade_rl_debug_unlock(jade_rl_table_t *t, jade_rl_key_t key) {
     return pthread_mutex_unlock(&slot_of(t, key).stripe->mutex);
 }
+
+/* ---- a single-word bucket (GCRA) ---- */
+
+int jade_gcra_take(uint64_t *tat, uint64_t now, double rate, double burst, jade_rl_result_t *out) {
+    if (!valid(rate, burst, 1)) return -EINVAL;
+    double interval_d = ceil(1e9 / rate);
+    uint64_t interval = interval_d < (double)NS_NEVER ? (uint64_t)interval_d : NS_NEVER;
+    if (interval == 0) interval = 1;
+    double window_d = burst * (double)interval;
+    uint64_t window = window_d < (double)NS_NEVER ? (uint64_t)window_d : NS_NEVER;
+    out->flags = 0;
+    uint64_t seen = __atomic_load_n(tat, __ATOMIC_RELAXED);
+    for (;;) {
+        /* A time far ahead of now (a clock from another boot cannot happen: the segment is
+           per boot) is treated like the bucket's own future, as it is. */
+        uint64_t start = seen > now ? seen : now;
+        uint64_t next = sat_add(start, interval);
+        uint64_t behind = next - now;
+        if (behind > window) {
+            out->allowed = 0;
+            out->remaining = start - now >= window ? 0 : (double)(window - (start - now)) / (double)interval;
+            if (out->remaining < 1) out->remaining = 0;
+            out->retry_after_ns = behind - window;
+            out->reset_ns = start - now;
+            return 0;
+        }
+        if (__atomic_compare_exchange_n(tat, &seen, next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            out->allowed = 1;
+            out->remaining = (double)(window - behind) / (double)interval;
+            out->retry_after_ns = 0;
+            out->reset_ns = behind;
+            return 0;
+        }
+    }
+}

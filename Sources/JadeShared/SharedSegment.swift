@@ -180,6 +180,19 @@ extension SharedSegment {
     /// The vector catalogue epoch: bumped after every vector-store write, by any worker.
     public var catalogueEpoch: UInt64 { jade_load_u64(jade_catalogue_epoch(base)) }
     public func bumpCatalogueEpoch() { _ = jade_add_u64(jade_catalogue_epoch(base), 1) }
+    /// The word holding the global limit's bucket (for benchmarks and tests).
+    public var globalLimitWord: UnsafeMutablePointer<UInt64> { jade_global_limit_tat(base) }
+
+    /// Takes one request from the server-wide limit (`rate_limits.global`), shared by every
+    /// worker: a lock-free bucket in one word of the header (see `jade_gcra_take`).
+    public func takeGlobalLimit(_ rule: RateLimitRule, now: UInt64 = monotonicNanoseconds()) -> RateLimitDecision {
+        var result = jade_rl_result_t()
+        let burst = Double(rule.burst)
+        let rc = jade_gcra_take(jade_global_limit_tat(base), now, rule.rate, burst, &result)
+        precondition(rc == 0, "global rate limit: invalid rule \(rule)")
+        return RateLimitDecision(result, burst: burst)
+    }
+
     public func bumpUserEpoch(_ userID: Int64) {
         _ = jade_add_u64(jade_user_epoch(base, UInt64(bitPattern: userID)), 1)
     }

@@ -144,6 +144,14 @@ jade_rl_key_t jade_rl_hash(const jade_rl_table_t *t, const void *kind, size_t ki
 /// burst is not positive and finite, or cost is negative, not finite or above burst.
 int jade_rl_take(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now_ns, double rate, double burst, double cost,
                  uint32_t policy, jade_rl_result_t *out);
+/// One token-bucket decision (cost 1) on a bucket held in a single 64-bit word, lock-free: the
+/// generic cell rate algorithm. `*tat` is the theoretical arrival time in CLOCK_MONOTONIC
+/// nanoseconds (0: a full bucket); a request passes when, after it, the bucket would be at most
+/// `burst` tokens behind `now` at `rate` tokens per second. One compare-and-swap per decision,
+/// so a bucket every request of every worker takes (the global limit) costs one cache line.
+/// Fills `out` as jade_rl_take does (flags 0). Returns 0, or -EINVAL for a bad rate or burst.
+int jade_gcra_take(uint64_t *tat, uint64_t now_ns, double rate, double burst, jade_rl_result_t *out);
+
 /// What jade_rl_take would decide, without taking or creating anything (an absent key is full).
 int jade_rl_peek(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now_ns, double rate, double burst, double cost,
                  jade_rl_result_t *out);

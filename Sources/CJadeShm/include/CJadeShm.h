@@ -75,11 +75,16 @@ typedef struct {
     uint64_t metrics_layout;     /* live: fingerprint of the series table (0: none yet) */
     uint64_t metrics_fold_seq;   /* live: seqlock, odd while the master folds a block */
     uint64_t catalogue_epoch;    /* live: bumped after every vector-store write transaction */
-    uint64_t reserved[14];
+    uint64_t reserved[6];
+    /* live: the global rate limit's theoretical arrival time (jade_gcra_take), alone in the
+       header's last cache line so that the fields read on every request never share it */
+    uint64_t global_limit_tat;
+    uint64_t reserved_tail[7];
 } jade_shm_header_t;
 
 _Static_assert(sizeof(jade_worker_record_t) == 64, "worker record must be one cache line");
 _Static_assert(sizeof(jade_shm_header_t) == 256, "header must be 256 bytes");
+_Static_assert(__builtin_offsetof(jade_shm_header_t, global_limit_tat) == 192, "global limit in its own line");
 
 typedef struct {
     jade_shm_header_t header;
@@ -132,6 +137,7 @@ static inline uint64_t *jade_user_epoch(jade_shm_segment_t *s, uint64_t user_id)
 static inline jade_breaker_t *jade_breaker(jade_shm_segment_t *s, int which) { return &s->breakers[which]; }
 static inline uint64_t *jade_global_epoch(jade_shm_segment_t *s) { return &s->header.global_epoch; }
 static inline uint64_t *jade_catalogue_epoch(jade_shm_segment_t *s) { return &s->header.catalogue_epoch; }
+static inline uint64_t *jade_global_limit_tat(jade_shm_segment_t *s) { return &s->header.global_limit_tat; }
 
 static inline jade_worker_record_t *jade_record(jade_shm_segment_t *s, uint32_t i) { return &s->records[i]; }
 

@@ -40,7 +40,6 @@ public final class RequestGuard: @unchecked Sendable {
     let failureRule: RateLimitRule
     let blockDuration: TimeInterval
     let maxConnectionsPerIP: Int
-    let globalKey: RateLimitKey?
 
     /// Where decisions are counted (set before serving).
     public var metrics: HTTPMetrics?
@@ -73,7 +72,6 @@ public final class RequestGuard: @unchecked Sendable {
             periodSeconds: Double(c.int("security.failed_login_window_seconds")))
         blockDuration = TimeInterval(c.int("security.block_duration_seconds"))
         maxConnectionsPerIP = config.server.maxConnectionsPerIP
-        globalKey = table?.key(kind: "global", key: "*")
     }
 
     // MARK: client address
@@ -101,8 +99,8 @@ public final class RequestGuard: @unchecked Sendable {
         guard rateLimiting, let table else { return nil }
         let rule = rules[limit.index]
         let decision: RateLimitDecision
-        if limit == .global, let globalKey {
-            decision = table.take(globalKey, rate: rule.rate, burst: Double(rule.burst))
+        if limit == .global {
+            decision = segment.takeGlobalLimit(rule)
         } else {
             decision = table.take(kind: limit.rawValue, key: key, rule: rule)
         }

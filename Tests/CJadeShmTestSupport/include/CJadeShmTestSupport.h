@@ -22,6 +22,9 @@ typedef struct {
 /// errno value (EIO when a child failed).
 int jrl_hammer(jade_rl_table_t *t, const jade_rl_key_t *keys, int nkeys, int children, int attempts,
                uint64_t now_ns, double rate, double burst, jrl_hammer_result_t *out);
+/// The same with jade_gcra_take on one shared word (`word` must be in shared memory).
+int jrl_hammer_gcra(uint64_t *word, int children, int attempts, uint64_t now_ns, double rate, double burst,
+                    jrl_hammer_result_t *out);
 
 /// Forks a child that locks the stripe of `key` and exits without unlocking it, and waits for
 /// it. Returns 0, or an errno value.

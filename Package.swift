@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "JadeAuth",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CArgon2",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CArgon2", "CJadeShm",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

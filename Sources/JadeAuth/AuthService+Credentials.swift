@@ -12,14 +12,16 @@ extension AuthService {
 
     /// Verifies a presented credential from the cache only (no database): the event-loop fast path.
     public func cachedPrincipal(for credential: PresentedCredential) -> Principal? {
-        let key = Tokens.digest(credential.token)
-        // The entry's user is unknown until found: look up with the stamp of the entry's user.
-        return credentialCache.valueIfCurrent(for: key, now: monotonicNow(), epochs: epochs)
+        let key = Tokens.tokenDigest(credential.token)
+        // The entry's user is unknown until found: its stamp is read under the cache's lock.
+        let epochs = self.epochs
+        return credentialCache.value(for: key, now: monotonicNow()) { epochs.stamp($0.userID) }
     }
 
     /// Verifies a presented credential against the database (and caches the result).
     public func authenticate(_ credential: PresentedCredential, ip: String?) throws -> Principal {
-        let digest = Tokens.digest(credential.token)
+        let key = Tokens.tokenDigest(credential.token)
+        let digest = key.data
         let time = now
         switch credential {
         case .session:
@@ -54,7 +56,7 @@ extension AuthService {
                     isAdmin: row["is_admin"]))
             // Re-read the stamp: an entry is cached only when no change happened meanwhile
             // (the stamp was taken before the read, so a later bump invalidates it anyway).
-            credentialCache.set(principal, for: digest, stamp: stamp, now: monotonicNow())
+            credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
             return principal
         case .apiKey:
             let row = try pool.unsafeRead { db in
@@ -86,7 +88,7 @@ extension AuthService {
             let principal = Principal(
                 userID: userID, username: row["username"], credential: .apiKey(id: row["id"], permissions: mask),
                 restriction: nil)
-            credentialCache.set(principal, for: digest, stamp: stamp, now: monotonicNow())
+            credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
             return principal
         }
     }
@@ -224,16 +226,4 @@ func monotonicNow() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-extension LRUCache where Value == Principal {
-    /// A cached principal whose stamp still matches the current epochs of its user.
-    func valueIfCurrent(for key: Key, now: UInt64, epochs: EpochSource) -> Principal? {
-        // Peek at the user first; the stamp and expiry checks happen in value(for:stamp:now:).
-        guard let candidate = peek(key) else {
-            recordMiss()
-            return nil
-        }
-        return value(for: key, stamp: epochs.stamp(candidate.userID), now: now)
-    }
 }

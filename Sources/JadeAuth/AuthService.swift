@@ -15,7 +15,7 @@ public final class AuthService: @unchecked Sendable {
     let logger: Logger
     let secretBox: SecretBox
     let permissionCache: LRUCache<PermissionKey, Bool>
-    let credentialCache: LRUCache<Data, Principal>
+    let credentialCache: LRUCache<TokenDigest, Principal>
     /// Counts accounts locked by the failed-login policy
     /// (`jadevectordb_locked_accounts_total`); set before serving.
     public var lockouts: MetricCounter?

@@ -1,3 +1,4 @@
+import CJadeShm
 import Foundation
 import JadeShared
 
@@ -9,6 +10,9 @@ public protocol EpochSource: AnyObject, Sendable {
     func userEpoch(_ userID: Int64) -> UInt64
     func bumpGlobal()
     func bumpUser(_ userID: Int64)
+    /// Both epochs for `userID`, as one stamp (a requirement so that shared-memory epochs can
+    /// read both words directly: this runs on every cached lookup).
+    func stamp(_ userID: Int64) -> EpochStamp
 }
 
 /// The stamp a cached entry carries: both epochs as read before the database was consulted.
@@ -25,7 +29,17 @@ extension EpochSource {
 /// Epochs in the worker's shared-memory segment.
 public final class SharedEpochs: EpochSource, @unchecked Sendable {
     let segment: SharedSegment
-    public init(_ segment: SharedSegment) { self.segment = segment }
+    private let global: UnsafeMutablePointer<UInt64>
+    private let users: UnsafeMutablePointer<UInt64>
+    public init(_ segment: SharedSegment) {
+        self.segment = segment
+        global = segment.globalEpochPointer
+        users = segment.userEpochsPointer
+    }
+    public func stamp(_ userID: Int64) -> EpochStamp {
+        let bucket = Int(UInt64(bitPattern: userID) % UInt64(JADE_USER_EPOCH_BUCKETS))
+        return EpochStamp(global: jade_load_u64(global), user: jade_load_u64(users + bucket))
+    }
     public func globalEpoch() -> UInt64 { segment.globalEpoch }
     public func userEpoch(_ userID: Int64) -> UInt64 { segment.userEpoch(userID) }
     public func bumpGlobal() { segment.bumpGlobalEpoch() }

@@ -55,6 +55,14 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
 
     /// The value for `key` when present, unexpired and stamped with `stamp`.
     public func value(for key: Key, stamp: EpochStamp, now: UInt64) -> Value? {
+        value(for: key, now: now) { _ in stamp }
+    }
+
+    /// The value for `key` when present, unexpired and stamped with `currentStamp(value)`: for
+    /// entries whose stamp depends on the value (a credential's user is known once found). One
+    /// lookup; `currentStamp` runs under the lock and must be cheap (epoch reads).
+    @inline(__always)
+    public func value(for key: Key, now: UInt64, currentStamp: (Value) -> EpochStamp) -> Value? {
         return lock.withLock { _ in
             guard let i = state.pointee.index[key] else {
                 state.pointee.misses &+= 1
@@ -62,7 +70,7 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
             }
             // Read the fields in place: copying the node would retain and release its key.
             let valid = state.pointee.nodes.withUnsafeBufferPointer { n in
-                n[Int(i)].stamp == stamp && n[Int(i)].expiresAt > now
+                n[Int(i)].expiresAt > now && n[Int(i)].stamp == currentStamp(n[Int(i)].value)
             }
             guard valid else {
                 remove(i)
@@ -74,17 +82,6 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
             return state.pointee.nodes[Int(i)].value
         }
     }
-
-    /// The value for `key` regardless of stamp and expiry, without touching recency or
-    /// counters (to learn which stamp applies).
-    public func peek(_ key: Key) -> Value? {
-        return lock.withLock { _ in
-            return state.pointee.index[key].map { state.pointee.nodes[Int($0)].value }
-        }
-    }
-
-    /// Counts a miss decided outside the cache.
-    public func recordMiss() { lock.withLock { _ in state.pointee.misses &+= 1 } }
 
     /// Stores `value` stamped with `stamp` (taken before the value was computed).
     public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64) {

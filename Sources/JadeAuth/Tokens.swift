@@ -39,12 +39,15 @@ public enum Tokens {
     }
 
     /// SHA-256 of the token: what the database stores and looks up.
-    public static func digest(_ token: some StringProtocol) -> Data {
+    public static func digest(_ token: some StringProtocol) -> Data { tokenDigest(token).data }
+
+    /// SHA-256 of the token as a value (no allocation): the credential cache's key.
+    public static func tokenDigest(_ token: some StringProtocol) -> TokenDigest {
         // Hash the UTF-8 bytes in place when they are contiguous (native strings): no copy.
         if let digest = token.utf8.withContiguousStorageIfAvailable({ SHA256.hash(data: UnsafeRawBufferPointer($0)) }) {
-            return Data(digest)
+            return TokenDigest(digest)
         }
-        return Data(SHA256.hash(data: Data(token.utf8)))
+        return TokenDigest(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// Unpadded base64url.
@@ -62,4 +65,31 @@ public enum Tokens {
         for (x, y) in zip(a, b) { diff |= x ^ y }
         return diff == 0
     }
+}
+
+/// A SHA-256 digest held in four words: hashed and compared without allocating (Foundation's
+/// `Data` as a dictionary key costs an allocation and dynamic exclusivity checks per lookup).
+public struct TokenDigest: Hashable, Sendable {
+    let w0: UInt64
+    let w1: UInt64
+    let w2: UInt64
+    let w3: UInt64
+
+    init(_ digest: SHA256.Digest) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        digest.withUnsafeBytes { bytes in
+            withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<32])) }
+        }
+        (w0, w1, w2, w3) = words
+    }
+
+    /// The 32 bytes, in digest order (what the database stores).
+    public var data: Data {
+        var words = (w0, w1, w2, w3)
+        return withUnsafeBytes(of: &words) { Data($0) }
+    }
+
+    /// One word of a cryptographic digest is as good a hash input as all four (the dictionary
+    /// seeds its hasher; equality still compares every word).
+    public func hash(into hasher: inout Hasher) { hasher.combine(w0) }
 }

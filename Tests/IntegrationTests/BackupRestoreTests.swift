@@ -53,14 +53,12 @@ extension Integration.Deployment {
     @Test func backupWhileWritingRestoresEveryAcknowledgedVector() throws {
         let (server, api, admin) = try Self.startWithDatabase()
         // A writer keeps upserting through the real server during the backup.
-        let lock = NSLock()
-        var acknowledged: [Int] = []
-        var stop = false
+        let shared = WriterProgress()
         let done = DispatchSemaphore(value: 0)
         let writer = Thread {
             var n = 0
-            while !lock.withLock({ stop }) {
-                if Self.upsertBatch(n, api: api, admin: admin) { lock.withLock { acknowledged.append(n) } }
+            while !shared.stopped {
+                if Self.upsertBatch(n, api: api, admin: admin) { shared.acknowledge(n) }
                 n += 1
             }
             done.signal()
@@ -68,8 +66,8 @@ extension Integration.Deployment {
         writer.start()
         // Enough batches for compactions (1,024 tombstones) before and during the backup.
         let deadline = Date().addingTimeInterval(60)
-        while lock.withLock({ acknowledged.count }) < 25 && Date() < deadline { usleep(20_000) }
-        let before = Set(lock.withLock { acknowledged })
+        while shared.acknowledged.count < 25 && Date() < deadline { usleep(20_000) }
+        let before = Set(shared.acknowledged)
         #expect(before.count >= 25)
 
         let backups = TemporaryDirectory()
@@ -77,9 +75,9 @@ extension Integration.Deployment {
         #expect(backup.status == 0, "\(backup.output)")
         #expect(backup.output.contains("backup OK"), "\(backup.output)")
         // Writes go on after the backup; then the writer stops.
-        let after = lock.withLock { acknowledged.count }
-        while lock.withLock({ acknowledged.count }) < after + 3 && Date() < deadline { usleep(20_000) }
-        lock.withLock { stop = true }
+        let after = shared.acknowledged.count
+        while shared.acknowledged.count < after + 3 && Date() < deadline { usleep(20_000) }
+        shared.stop()
         done.wait()
         server.signal(SIGTERM)
         #expect(try server.waitForExit() == 0)
@@ -161,7 +159,7 @@ extension Integration.Deployment {
         try FileManager.default.copyItem(atPath: good, toPath: damaged)
         // Garbage over the b-tree page header of every page but the first.
         let databaseFile = damaged + "/jadevectordb.sqlite"
-        let pages = Int(try FileManager.default.attributesOfItem(atPath: databaseFile)[.size] as! NSNumber) / 4096
+        let pages = (try FileManager.default.attributesOfItem(atPath: databaseFile)[.size] as! NSNumber).intValue / 4096
         let handle = try #require(FileHandle(forUpdatingAtPath: databaseFile))
         for page in 1..<pages {
             try handle.seek(toOffset: UInt64(page * 4096))
@@ -199,4 +197,17 @@ extension Integration.Deployment {
 
 extension Float {
     fileprivate var asDouble: Double { Double(self) }
+}
+
+/// What the backup test's writer thread shares with the test: batches acknowledged, and when
+/// to stop.
+private final class WriterProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var batches: [Int] = []
+    private var stopRequested = false
+
+    var acknowledged: [Int] { lock.withLock { batches } }
+    var stopped: Bool { lock.withLock { stopRequested } }
+    func acknowledge(_ batch: Int) { lock.withLock { batches.append(batch) } }
+    func stop() { lock.withLock { stopRequested = true } }
 }

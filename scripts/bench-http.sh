@@ -12,6 +12,8 @@
 #                    limiter off, and with metrics (recording and /metrics) off)
 #   BENCH_AB_ROUNDS  pairs of runs for the limiter-ab target (default 6): a server with the
 #                    rate limiter on and one with it off stay up, and runs alternate between them
+#   BENCH_AB_KEYS    limiter-ab with N API keys sent in turn (default 1: one session token, so
+#                    every request of every worker takes from the same API-limit bucket)
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
 #                    set it to measure another build, which is then never built by the script)
 #
@@ -95,7 +97,7 @@ measure() {
     shift 3 2>/dev/null || shift $#
     local out="$work/wrk-${name//[^A-Za-z0-9]/_}.txt"
     local limit=$(($(duration_seconds "$DURATION") + 30))
-    if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
+    if [[ "$WARMUP" != 0 && "$WARMUP" != 0s && -z "${skip_warmup:-}" ]]; then
         timeout "$(($(duration_seconds "$WARMUP") + 30))" \
             wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url$path" >/dev/null
     fi
@@ -108,6 +110,7 @@ measure() {
     non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"
     errors="$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$out")"
     [[ -n "$rps" ]] || { cat "$out" >&2; die "could not read wrk's output for $name"; }
+    last_requests="$(awk '/requests in/ { print $1 }' "$out")"
     results+=("$name|$rps|${p50:--}|${p99:--}|${non2xx:-0}|${errors:-none}")
 }
 
@@ -192,6 +195,7 @@ start_jadevectordb() {
     local pid=$!
     started_pids+=("$pid:TERM")   # TERM: drain and stop; the workers follow their master
     jade_url="http://127.0.0.1:$port"
+    jade_pid="$pid"
     wait_ready "$jade_url" "$pid" || { tail -20 "$dir/server.log" >&2 || true; die "jadevectordb did not become ready"; }
 }
 
@@ -239,23 +243,84 @@ bench_jadevectordb_nometrics() {
 # The rate limiter's cost, paired: a server with it on and one with it off stay up together, and
 # short wrk runs alternate between them (on then off, then off then on, ...), so that the drifts
 # of a shared machine hit both alike. BENCH_AB_ROUNDS pairs (default 6).
+# CPU time (clock ticks, user + system) used so far by the worker processes of master $1.
+workers_cpu_ticks() {
+    local child total=0
+    for child in $(pgrep -P "$1"); do
+        # Fields after the ")" of the command name: utime and stime are the 12th and 13th.
+        total=$((total + $(sed 's/.*) //' "/proc/$child/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+
+declare -a ab_cpu=()
+# One measured run of the limiter A/B with the workers' CPU time per request ($1 on|off; $3 a
+# session token, or a wrk Lua script that rotates API keys).
+ab_run() {
+    local which="$1" url="$2" token="$3" pid="$4" before after
+    local -a credential=(-H "Authorization: Bearer $token")
+    [[ "$token" == *.lua ]] && credential=(-s "$token")
+    before="$(workers_cpu_ticks "$pid")"
+    skip_warmup=1 measure "ab limiter $which" "$url" /v1/auth/me "${credential[@]}"
+    after="$(workers_cpu_ticks "$pid")"
+    # Microseconds of worker CPU per request.
+    ab_cpu+=("ab limiter $which|$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$last_requests" \
+        'BEGIN { printf "%.2f", t / hz * 1e6 / n }')")
+}
+
+# The credential for the A/B runs on the server at $jade_url: the session token, or with
+# BENCH_AB_KEYS=N (N > 1) a wrk Lua script sending N API keys of the admin in turn (many clients,
+# each with its own API-limit bucket, instead of one credential every worker contends for).
+ab_credential() {
+    local keys="${BENCH_AB_KEYS:-1}" i script="$work/keys-$1.lua"
+    if ((keys <= 1)); then
+        echo "$token"
+        return
+    fi
+    {
+        echo "local keys = {"
+        for ((i = 0; i < keys; i++)); do
+            curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+                -d "{\"name\":\"bench-$1-$i\"}" "$jade_url/v1/api-keys" |
+                python3 -c 'import json,sys; print("  \"%s\"," % json.load(sys.stdin)["key"])'
+        done
+        echo "}"
+        echo "local n = 0"
+        echo "request = function()"
+        echo "  n = n + 1"
+        echo "  return wrk.format(nil, nil, { [\"X-API-Key\"] = keys[n % #keys + 1] })"
+        echo "end"
+    } >"$script"
+    echo "$script"
+}
+
 bench_limiter_ab() {
-    local rounds="${BENCH_AB_ROUNDS:-6}" i on_url off_url on_token off_token
+    local rounds="${BENCH_AB_ROUNDS:-6}" i on_url off_url on_token off_token on_pid off_pid
     start_jadevectordb
     on_url="$jade_url"
+    on_pid="$jade_pid"
     prepare_credentials
-    on_token="$token"
+    on_token="$(ab_credential on)"
     start_jadevectordb JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false
     off_url="$jade_url"
+    off_pid="$jade_pid"
     prepare_credentials
-    off_token="$token"
+    off_token="$(ab_credential off)"
+    # One warm-up each; the measured runs then go without (their CPU time is counted).
+    local which
+    for which in on off; do
+        local url_var="${which}_url" token_var="${which}_token"
+        local -a credential=(-H "Authorization: Bearer ${!token_var}")
+        [[ "${!token_var}" == *.lua ]] && credential=(-s "${!token_var}")
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP/#0/1s}" "${credential[@]}" "${!url_var}/v1/auth/me" >/dev/null
+    done
     for ((i = 0; i < rounds; i++)); do
         if ((i % 2 == 0)); then
-            measure "ab limiter on" "$on_url" /v1/auth/me -H "Authorization: Bearer $on_token"
-            measure "ab limiter off" "$off_url" /v1/auth/me -H "Authorization: Bearer $off_token"
+            ab_run on "$on_url" "$on_token" "$on_pid"
+            ab_run off "$off_url" "$off_token" "$off_pid"
         else
-            measure "ab limiter off" "$off_url" /v1/auth/me -H "Authorization: Bearer $off_token"
-            measure "ab limiter on" "$on_url" /v1/auth/me -H "Authorization: Bearer $on_token"
+            ab_run off "$off_url" "$off_token" "$off_pid"
+            ab_run on "$on_url" "$on_token" "$on_pid"
         fi
     done
 }
@@ -354,6 +419,18 @@ if ((${#ab_rows[@]} >= 2)); then
             }
             median = n % 2 ? cost[(n + 1) / 2] : (cost[n / 2] + cost[n / 2 + 1]) / 2
             printf "  median cost over %d pairs: %.1f%%\n", n, median
+        }'
+    printf '%s\n' "${ab_cpu[@]}" | awk -F'|' '
+        { if ($1 ~ /on$/) on[++n_on] = $2; else off[++n_off] = $2 }
+        function median(a, n,    i, j, v) {
+            for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        END {
+            if (!n_on || !n_off) exit
+            m_on = median(on, n_on); m_off = median(off, n_off)
+            printf "  worker CPU per request (median): on %.2f us, off %.2f us: the limiter adds %.2f us (%.1f%%)\n",
+                m_on, m_off, m_on - m_off, 100 * (m_on - m_off) / m_off
         }'
     on_median="$(rps_of "ab limiter on")"
     off_median="$(rps_of "ab limiter off")"

@@ -11,6 +11,10 @@ enum Workload: String, CaseIterable {
     /// RateLimitTable.take(kind:key:rate:burst:): hashing, clock and decision, from Swift (the
     /// worker's path).
     case swiftHot = "swift-take-one-key"
+    /// The bucket key of `user:<id>` hashed from the number (no string), clock and decision.
+    case swiftAPIUser = "swift-take-api-user"
+    /// The worker's API-limit path: the key from RateLimitKeyCache, clock and decision.
+    case swiftAPICached = "swift-take-api-cached"
     /// RateLimitTable.take(_:rate:burst:) on a precomputed key: clock and decision, from Swift.
     case swiftPrecomputed = "swift-take-precomputed-key"
     /// RateLimitTable.key(kind:key:) alone: SipHash-2-4-128 of ("login", an IPv4 address).
@@ -41,6 +45,15 @@ enum Workload: String, CaseIterable {
         case .swiftHot:
             return measure(operations: operations) { _ in
                 _ = table.take(kind: "login", key: "203.0.113.7", rate: 1e9, burst: 1e9)
+            }
+        case .swiftAPIUser:
+            return measure(operations: operations) { _ in
+                _ = table.take(table.key(kind: "api", prefix: "user:", number: 42), rate: 1e9, burst: 1e9)
+            }
+        case .swiftAPICached:
+            let keys = RateLimitKeyCache(table: table, kind: "api", prefixes: ["key:", "user:"])
+            return measure(operations: operations) { _ in
+                _ = table.take(keys.key(prefix: 1, number: 42), rate: 1e9, burst: 1e9)
             }
         case .swiftPrecomputed:
             let key = table.key(kind: "login", key: "203.0.113.7")

@@ -1,4 +1,5 @@
 import CJadeShm
+import Synchronization
 
 /// What a take does when a new key finds no room: its stripe of the table is full of buckets
 /// that have not refilled yet.
@@ -266,4 +267,42 @@ public final class RateLimitTable: @unchecked Sendable {
 
     /// The C table, for tests and benchmarks.
     public var cTable: OpaquePointer { table }
+}
+
+/// Remembers the bucket keys of numeric identities (API limit: `key:<id>`, `user:<id>`), so that
+/// a request costs a dictionary lookup instead of SipHash-2-4 over the formatted key. Keys are
+/// stable for the table's lifetime (its hash secret never changes). Bounded: when `capacity`
+/// identities are held, it starts over. Thread-safe.
+public final class RateLimitKeyCache: Sendable {
+    private let table: RateLimitTable
+    private let kind: StaticString
+    private let prefixes: [StaticString]
+    private let capacity: Int
+    private let keys = Mutex<[Int64: RateLimitKey]>([:])
+
+    /// Keys of `kind` for identities written as one of `prefixes` followed by a number.
+    public init(table: RateLimitTable, kind: StaticString, prefixes: [StaticString], capacity: Int = 65_536) {
+        precondition(!prefixes.isEmpty && prefixes.count <= 4)
+        self.table = table
+        self.kind = kind
+        self.prefixes = prefixes
+        self.capacity = max(1, capacity)
+    }
+
+    /// The key of `prefixes[prefix]` followed by `number`, the same as
+    /// `table.key(kind:prefix:number:)`.
+    public func key(prefix: Int, number: Int64) -> RateLimitKey {
+        // Two bits of the slot name the prefix; identities beyond 2^61 are not cached.
+        let cacheable = number >= 0 && number < 1 << 61
+        let slot = number << 2 | Int64(prefix)
+        if cacheable, let known = keys.withLock({ $0[slot] }) { return known }
+        let key = table.key(kind: kind, prefix: prefixes[prefix], number: number)
+        if cacheable {
+            keys.withLock { keys in
+                if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+                keys[slot] = key
+            }
+        }
+        return key
+    }
 }

@@ -33,6 +33,15 @@ import Testing
             #expect(table.key(kind: "api", prefix: "key:", number: n) == table.key(kind: "api", key: "key:\(n)"))
         }
         #expect(table.key(kind: "api", prefix: "key:", number: 1) != table.key(kind: "api", key: "user:1"))
+
+        // The cache answers the same keys, per prefix, also when it starts over.
+        let cache = RateLimitKeyCache(table: table, kind: "api", prefixes: ["key:", "user:"], capacity: 3)
+        for round in 0..<2 {
+            for n: Int64 in [0, 1, 42, 1 << 62, -5] {
+                #expect(cache.key(prefix: 0, number: n) == table.key(kind: "api", key: "key:\(n)"), "\(round)")
+                #expect(cache.key(prefix: 1, number: n) == table.key(kind: "api", key: "user:\(n)"), "\(round)")
+            }
+        }
     }
 
     @Test func capacityIsRoundedToAPowerOfTwo() throws {

@@ -95,7 +95,10 @@ let package = Package(
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
         .testTarget(
             name: "JadeHTTPTests",
-            dependencies: ["JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: [
+                "JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport", "JadeAuth"]),
 

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// over the size limit) makes `scan` return nil, and the bytes go to the codec, which answers
 /// or rejects them as it always does.
 struct RawRequestHead {
-    /// Where one header field's name and (trimmed) value sit in the scanned bytes.
+    /// Where one header field's name and value (leading whitespace skipped) sit in the bytes.
     struct Field {
         var nameStart: Int32
         var nameEnd: Int32
@@ -81,11 +81,10 @@ struct RawRequestHead {
             i += 1
             while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
             let valueStart = i
-            var valueEnd = i
-            while i < n && isValueByte(bytes[i]) {
-                i += 1
-                if bytes[i - 1] != 0x20 && bytes[i - 1] != 0x09 { valueEnd = i }
-            }
+            while i < n && isValueByte(bytes[i]) { i += 1 }
+            // Trailing whitespace stays in the value, as NIO's codec keeps it: both paths must
+            // hand handlers the same strings.
+            let valueEnd = i
             guard i + 1 < n, bytes[i] == 13, bytes[i + 1] == 10 else { return nil }
             i += 2
             let nameLength = nameEnd - nameStart

@@ -66,6 +66,41 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// The global limit (one lock-free word in shared memory) counts every worker's requests
+        /// together; health routes stay exempt.
+        @Test func globalLimitHoldsAcrossFourWorkers() throws {
+            let (server, api) = try start([
+                "JADEVECTORDB_RATE_LIMITS_GLOBAL_LIMIT": "12", "JADEVECTORDB_RATE_LIMITS_GLOBAL_PERIOD_SECONDS": "3600",
+            ])
+            let lock = NSLock()
+            var statuses: [Int] = []
+            var retryAfter: [Int] = []
+            var codes: Set<String> = []
+            DispatchQueue.concurrentPerform(iterations: 40) { _ in
+                let reply = try? api.call("GET", "/v1/auth/me")
+                lock.withLock {
+                    statuses.append(reply?.status ?? -1)
+                    if reply?.status == 429 {
+                        retryAfter.append(Int(reply?.headers["retry-after"] ?? "") ?? -1)
+                        codes.insert(reply?.errorCode ?? "")
+                    }
+                }
+            }
+            // 12 admitted (and refused by authentication), 28 refused by the global limit.
+            #expect(statuses.filter { $0 == 401 }.count == 12, "\(statuses)")
+            #expect(statuses.filter { $0 == 429 }.count == 28, "\(statuses)")
+            #expect(codes == ["rate_limited"])
+            // One token every 300 s: Retry-After counts down from at most that.
+            #expect(retryAfter.allSatisfy { $0 >= 1 && $0 <= 300 }, "\(retryAfter)")
+            #expect(try httpRequest(port: server.port, "GET", "/health").status == 200)
+            // The bucket lives in the segment the master keeps: a reload does not refill it.
+            server.signal(SIGHUP)
+            try server.waitForGeneration(2)
+            #expect(try api.call("GET", "/v1/auth/me").status == 429)
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test func failedLoginsBlockTheAddressUntilAnAdminUnblocksIt() throws {
             let dir = TemporaryDirectory()
             let env = [

@@ -12,6 +12,9 @@
 #                    limiter off, and with metrics (recording and /metrics) off)
 #   BENCH_AB_ROUNDS  pairs of runs for the limiter-ab target (default 6): a server with the
 #                    rate limiter on and one with it off stay up, and runs alternate between them
+#   BENCH_AB_OFF     the settings (NAME=VALUE ...) of the "off" server of limiter-ab (default
+#                    JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false; e.g.
+#                    JADEVECTORDB_METRICS_ENABLED=false to measure metrics), named BENCH_AB_NAME
 #   BENCH_AB_KEYS    limiter-ab with N API keys sent in turn (default 1: one session token, so
 #                    every request of every worker takes from the same API-limit bucket)
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
@@ -28,6 +31,8 @@ readonly DURATION="${BENCH_DURATION:-10s}"
 readonly WARMUP="${BENCH_WARMUP:-2s}"
 readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb baseline nolimits nometrics}"
 readonly WORKERS=2
+readonly AB_OFF="${BENCH_AB_OFF:-JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false}"
+readonly AB_NAME="${BENCH_AB_NAME:-rate limiter}"
 readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
 readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
 
@@ -261,10 +266,10 @@ ab_run() {
     local -a credential=(-H "Authorization: Bearer $token")
     [[ "$token" == *.lua ]] && credential=(-s "$token")
     before="$(workers_cpu_ticks "$pid")"
-    skip_warmup=1 measure "ab limiter $which" "$url" /v1/auth/me "${credential[@]}"
+    skip_warmup=1 measure "ab $which" "$url" /v1/auth/me "${credential[@]}"
     after="$(workers_cpu_ticks "$pid")"
     # Microseconds of worker CPU per request.
-    ab_cpu+=("ab limiter $which|$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$last_requests" \
+    ab_cpu+=("ab $which|$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$last_requests" \
         'BEGIN { printf "%.2f", t / hz * 1e6 / n }')")
 }
 
@@ -301,7 +306,8 @@ bench_limiter_ab() {
     on_pid="$jade_pid"
     prepare_credentials
     on_token="$(ab_credential on)"
-    start_jadevectordb JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false
+    # shellcheck disable=SC2086 # NAME=VALUE settings, split on spaces
+    start_jadevectordb $AB_OFF
     off_url="$jade_url"
     off_pid="$jade_pid"
     prepare_credentials
@@ -397,11 +403,11 @@ done
 ab_rows=()
 for row in "${results[@]}"; do
     IFS='|' read -r name rps _ <<<"$row"
-    case "$name" in "ab limiter on" | "ab limiter off") ab_rows+=("$name|$rps") ;; esac
+    case "$name" in "ab on" | "ab off") ab_rows+=("$name|$rps") ;; esac
 done
 if ((${#ab_rows[@]} >= 2)); then
     echo
-    echo "rate limiter on vs off, paired runs (both servers up, alternating):"
+    echo "$AB_NAME on vs off, paired runs (both servers up, alternating):"
     printf '%s\n' "${ab_rows[@]}" | awk -F'|' '
         { name[NR] = $1; rps[NR] = $2 }
         END {
@@ -429,11 +435,11 @@ if ((${#ab_rows[@]} >= 2)); then
         END {
             if (!n_on || !n_off) exit
             m_on = median(on, n_on); m_off = median(off, n_off)
-            printf "  worker CPU per request (median): on %.2f us, off %.2f us: the limiter adds %.2f us (%.1f%%)\n",
+            printf "  worker CPU per request (median): on %.2f us, off %.2f us: it adds %.2f us (%.1f%%)\n",
                 m_on, m_off, m_on - m_off, 100 * (m_on - m_off) / m_off
         }'
-    on_median="$(rps_of "ab limiter on")"
-    off_median="$(rps_of "ab limiter off")"
+    on_median="$(rps_of "ab on")"
+    off_median="$(rps_of "ab off")"
     awk -v on="$on_median" -v off="$off_median" \
         'BEGIN { printf "  median req/s: on %.0f, off %.0f (cost of the medians %.1f%%)\n", on, off, 100 * (off - on) / off }'
 fi

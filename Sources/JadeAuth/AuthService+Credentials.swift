@@ -25,19 +25,14 @@ extension AuthService {
         let time = now
         switch credential {
         case .session:
-            // One SELECT (its own snapshot) on a prepared statement cached per connection.
-            let row = try pool.unsafeRead { db in
-                try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.username, u.active,
-                                   u.password_changed_at, u.totp_enabled,
-                                   EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
-                            FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
-                            """), arguments: [digest])
-            }
-            guard let row, let userID = row["user_id"] as Int64? else { throw AuthError.unauthenticated }
-            let stamp = epochs.stamp(userID)
+            let (row, stamp) = try stampedRow(
+                """
+                SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.username, u.active,
+                       u.password_changed_at, u.totp_enabled,
+                       EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
+                FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
+                """, digest)
+            let userID: Int64 = row["user_id"]
             let expiresAt: Double = row["expires_at"]
             guard row["active"] as Bool, expiresAt > time else { throw AuthError.unauthenticated }
             // Bookkeeping, best effort: while writes fail (read-only degradation) the session is
@@ -54,22 +49,16 @@ extension AuthService {
                 restriction: restriction(
                     passwordChangedAt: row["password_changed_at"], totpEnabled: row["totp_enabled"],
                     isAdmin: row["is_admin"]))
-            // Re-read the stamp: an entry is cached only when no change happened meanwhile
-            // (the stamp was taken before the read, so a later bump invalidates it anyway).
             credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
             return principal
         case .apiKey:
-            let row = try pool.unsafeRead { db in
-                try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT k.id, k.user_id, k.key_hash, k.permissions, k.expires_at, k.revoked_at, k.last_used_at,
-                                   u.username, u.active
-                            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?
-                            """), arguments: [digest])
-            }
-            guard let row, let userID = row["user_id"] as Int64? else { throw AuthError.unauthenticated }
-            let stamp = epochs.stamp(userID)
+            let (row, stamp) = try stampedRow(
+                """
+                SELECT k.id, k.user_id, k.key_hash, k.permissions, k.expires_at, k.revoked_at, k.last_used_at,
+                       u.username, u.active
+                FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?
+                """, digest)
+            let userID: Int64 = row["user_id"]
             guard Tokens.constantTimeEquals(row["key_hash"], digest), row["active"] as Bool,
                 (row["revoked_at"] as Double?) == nil, ((row["expires_at"] as Double?) ?? .infinity) > time
             else { throw AuthError.unauthenticated }
@@ -91,6 +80,22 @@ extension AuthService {
             credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
             return principal
         }
+    }
+
+    /// The credential's row (one SELECT on a prepared statement cached per connection, its own
+    /// snapshot) and the epochs to cache the principal under. The user is known only from the
+    /// row, so the stamp is read after a first read and the row is read again: a change committed
+    /// before the stamp was read shows in the second read; one committed after it bumps an epoch
+    /// past the stamp, so the cached entry is stale. (A stamp read after a single read could
+    /// vouch for a row that a revocation had already overtaken.)
+    private func stampedRow(_ sql: String, _ digest: Data) throws -> (Row, EpochStamp) {
+        func fetch() throws -> Row? {
+            try pool.unsafeRead { db in try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [digest]) }
+        }
+        guard let first = try fetch(), let userID = first["user_id"] as Int64? else { throw AuthError.unauthenticated }
+        let stamp = epochs.stamp(userID)
+        guard let row = try fetch(), row["user_id"] as Int64? == userID else { throw AuthError.unauthenticated }
+        return (row, stamp)
     }
 
     func restriction(passwordChangedAt: Double, totpEnabled: Bool, isAdmin: Bool) -> Principal.Restriction? {

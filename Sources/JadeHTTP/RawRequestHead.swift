@@ -29,7 +29,8 @@ struct RawRequestHead {
     /// Header names that change framing or connection handling: any of them sends the request
     /// to the codec. `x-request-id` is only noted (the health fast path does not echo it).
     private static let disqualifying: [[UInt8]] = [
-        "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te", "trailer",
+        "content-length", "transfer-encoding", "connection", "proxy-connection", "expect", "upgrade", "te",
+        "trailer",
     ].map { Array($0.utf8) }
     private static let requestID = Array("x-request-id".utf8)
     private static let health = Array("/health".utf8)
@@ -97,6 +98,12 @@ struct RawRequestHead {
                     nameStart: Int32(nameStart), nameEnd: Int32(nameEnd), valueStart: Int32(valueStart),
                     valueEnd: Int32(valueEnd)))
         }
+        // The codec path measures a head as target + 16 + (name + value + 4) per field and answers
+        // 431 above the limit: a head over that measure goes to the codec too, so both paths
+        // agree on where the limit falls.
+        var measured = targetEnd - targetStart + 16
+        for f in fields { measured += Int(f.nameEnd - f.nameStart) + Int(f.valueEnd - f.valueStart) + 4 }
+        guard measured <= maxHead else { return nil }
         var isHealth = method == .GET && !hasRequestID && targetEnd - targetStart == health.count
         if isHealth {
             for k in 0..<health.count where bytes[targetStart + k] != health[k] {

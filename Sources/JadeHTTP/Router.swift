@@ -166,7 +166,7 @@ public final class Router {
         while !rest.isEmpty {
             let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
             let segment = rest[rest.startIndex..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
             if segment.isEmpty { continue }
             if let child = node.children[segment] {
                 node = child

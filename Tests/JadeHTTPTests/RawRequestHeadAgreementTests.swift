@@ -31,7 +31,9 @@ import Testing
         "Host", "Authorization", "X-API-Key", "Accept", "User-Agent", "X-Request-Id", "x-forwarded-for", "A_b.c~d!",
     ]
     /// Names the scanner must leave to the codec (framing, connection handling, not a token).
-    static let otherNames = ["Content-Length", "Connection", "Transfer-Encoding", "X(bad)", "Bad Name", "", "X-\u{e9}"]
+    static let otherNames = [
+        "Content-Length", "Connection", "Proxy-Connection", "Transfer-Encoding", "X(bad)", "Bad Name", "", "X-\u{e9}",
+    ]
     /// Bytes for targets and values: the plain ones often, the odd ones sometimes.
     static let plain = Array("abcXYZ019-._~/?=&%:@!$'()*+,;".utf8)
     static let odd: [UInt8] = [

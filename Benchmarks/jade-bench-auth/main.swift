@@ -67,6 +67,12 @@ measure("API key authentication, warm cache", batches: 200, perBatch: 2_000) {
 measure("session authentication, warm cache", batches: 200, perBatch: 2_000) {
     if auth.cachedPrincipal(for: .session(token)) != nil { sink &+= 1 }
 }
+measure("API key authentication, cache miss (SQLite)", batches: 200, perBatch: 20) {
+    if (try? auth.authenticate(.apiKey(key), ip: nil)) != nil { sink &+= 1 }
+}
+measure("session authentication, cache miss (SQLite)", batches: 200, perBatch: 20) {
+    if (try? auth.authenticate(.session(token), ip: nil)) != nil { sink &+= 1 }
+}
 let hasher = auth.hasher
 let p = hasher.parameters
 measure("Argon2id hash (m=\(p.memoryKiB) KiB, t=\(p.iterations), p=\(p.parallelism))", batches: 10, perBatch: 1) {

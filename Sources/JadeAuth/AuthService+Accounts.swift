@@ -139,7 +139,8 @@ extension AuthService {
         let data = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
         let name = "reset-\(Int(now * 1000))-\(UUID().uuidString).json"
         let temp = (dir as NSString).appendingPathComponent("." + name)
-        FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600])
+        else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temp]) }
         try FileManager.default.moveItem(atPath: temp, toPath: (dir as NSString).appendingPathComponent(name))
     }
 

@@ -8,18 +8,69 @@ public struct PermissionKey: Hashable, Sendable {
     public let permission: Permission
     public let keyID: Int64
 
-    /// Hashes the permission by its case, not its raw string (the default for a String-backed
-    /// enum): one string hashed per lookup instead of two.
-    public func hash(into hasher: inout Hasher) {
-        // Ids and the permission folded into one word (user ids and key ids stay far below
-        // 2^56; a collision would only cost a comparison), then the database name.
-        hasher.combine(UInt64(bitPattern: userID) << 3 ^ UInt64(permission.ordinal) ^ UInt64(bitPattern: keyID) << 35)
-        hasher.combine(database)
+    /// Everything folded into one word: the ids and the permission's case (user and key ids stay
+    /// far below 2^56; a collision only costs a comparison), and the database name through
+    /// `NameHash`, keyed by a per-process secret so that clients cannot pick names that collide.
+    public func hash(into hasher: inout Hasher) { hasher.combine(folded) }
+
+    /// What a dictionary asks for: one keyed multiply-mix of the folded word and the table's
+    /// seed, instead of seeding and finalizing SipHash on every lookup (the default).
+    public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: NameHash.finish(folded, seed: seed))
+    }
+
+    private var folded: UInt64 {
+        UInt64(bitPattern: userID) << 3 ^ UInt64(permission.ordinal) ^ UInt64(bitPattern: keyID) << 35
+            ^ NameHash.hash(database)
     }
 
     public static func == (a: PermissionKey, b: PermissionKey) -> Bool {
         a.userID == b.userID && a.keyID == b.keyID && a.permission.ordinal == b.permission.ordinal
             && a.database == b.database
+    }
+}
+
+/// A keyed 64-bit hash of short strings (database names) in the style of wyhash: 8-byte blocks
+/// mixed by 64x64->128-bit multiplication with per-process random secrets, which keep collisions
+/// out of clients' reach (the permission cache's keys include names clients choose).
+enum NameHash {
+    private static let secrets: (UInt64, UInt64, UInt64) = {
+        var rng = SystemRandomNumberGenerator()
+        // Odd multipliers, so that no secret is zero.
+        return (rng.next() | 1, rng.next() | 1, rng.next() | 1)
+    }()
+
+    @inline(__always) private static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let product = a.multipliedFullWidth(by: b)
+        return product.high ^ product.low
+    }
+
+    static func hash(_ text: String) -> UInt64 {
+        if let h = text.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0)) }) { return h }
+        return Array(text.utf8).withUnsafeBytes { hash($0) }
+    }
+
+    /// The last step for a dictionary: the folded word mixed with the table's seed.
+    @inline(__always) static func finish(_ word: UInt64, seed: Int) -> UInt64 {
+        let (s0, _, s2) = secrets
+        return mix(word ^ UInt64(bitPattern: Int64(seed)) ^ s2, s0)
+    }
+
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let (s0, s1, s2) = secrets
+        let n = bytes.count
+        var h = mix(s0 ^ UInt64(n), s1)
+        var i = 0
+        while i + 8 <= n {
+            h = mix(h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self), s1)
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            for j in i..<n { tail |= UInt64(bytes[j]) << UInt64(8 * (j - i)) }
+            h = mix(h ^ tail, s2)
+        }
+        return mix(h ^ s2, s0)
     }
 }
 

@@ -86,7 +86,7 @@ enum Workload: String, CaseIterable {
                 _ = jade_rl_take(t, key, jade_monotonic_ns(), 1e9, 1e9, 1, 0, &r)
             }
         case .cGlobal:
-            let word = segment.globalLimitWord
+            let word = jade_global_limit_tat(segment.cSegment)
             return measure(operations: operations) { _ in
                 _ = jade_gcra_take(word, jade_monotonic_ns(), 1e9, 1e9, &r)
             }

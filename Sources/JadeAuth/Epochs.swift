@@ -29,16 +29,16 @@ extension EpochSource {
 /// Epochs in the worker's shared-memory segment.
 public final class SharedEpochs: EpochSource, @unchecked Sendable {
     let segment: SharedSegment
-    private let global: UnsafeMutablePointer<UInt64>
-    private let users: UnsafeMutablePointer<UInt64>
+    /// Read with the C inline helpers: no calls into JadeShared on every cached lookup.
+    private let base: UnsafeMutablePointer<jade_shm_segment_t>
     public init(_ segment: SharedSegment) {
         self.segment = segment
-        global = segment.globalEpochPointer
-        users = segment.userEpochsPointer
+        base = segment.cSegment
     }
     public func stamp(_ userID: Int64) -> EpochStamp {
-        let bucket = Int(UInt64(bitPattern: userID) % UInt64(JADE_USER_EPOCH_BUCKETS))
-        return EpochStamp(global: jade_load_u64(global), user: jade_load_u64(users + bucket))
+        EpochStamp(
+            global: jade_load_u64(jade_global_epoch(base)),
+            user: jade_load_u64(jade_user_epoch(base, UInt64(bitPattern: userID))))
     }
     public func globalEpoch() -> UInt64 { segment.globalEpoch }
     public func userEpoch(_ userID: Int64) -> UInt64 { segment.userEpoch(userID) }

@@ -586,21 +586,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
 extension ByteBuffer {
     /// Writes `value` in decimal ASCII, without building a String.
-    mutating func writeDecimal(_ value: Int) {
-        var magnitude = value.magnitude
-        if value < 0 { writeInteger(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        let count = withUnsafeMutableBytes(of: &digits) { raw -> Int in
-            var i = raw.count
-            repeat {
-                i -= 1
-                raw[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            return raw.count - i
-        }
-        withUnsafeBytes(of: &digits) { raw in
-            _ = writeBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - count)...]))
-        }
+    public mutating func writeDecimal(_ value: Int) {
+        withDecimalDigits(Int64(value)) { _ = writeBytes($0) }
     }
 }

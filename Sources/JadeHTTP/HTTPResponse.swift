@@ -62,12 +62,12 @@ public indirect enum JSON: Sendable, Equatable {
     public func write(to buffer: inout ByteBuffer) {
         switch self {
         case .null: buffer.writeStaticString("null")
-        case .bool(let b): b ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
-        case .int(let i): buffer.writeString(String(i))
+        case .bool(let b): buffer.writeStaticString(b ? "true" : "false")
+        case .int(let i): buffer.writeDecimal(i)
         case .double(let d):
             if d.isFinite {
                 if d == d.rounded() && abs(d) < 1e15 {
-                    buffer.writeString(String(Int64(d)))
+                    buffer.writeDecimal(Int(d))
                     if d == 0 && d.sign == .minus { break }
                 } else {
                     buffer.writeString(String(d))

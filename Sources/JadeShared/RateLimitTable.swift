@@ -1,4 +1,5 @@
 import CJadeShm
+import JadeCore
 import Synchronization
 
 /// What a take does when a new key finds no room: its stripe of the table is full of buckets
@@ -155,33 +156,15 @@ public final class RateLimitTable: @unchecked Sendable {
     /// The bucket identity of (kind, prefix + number in decimal), the same as
     /// `key(kind: kind, key: "\(prefix)\(number)")` but without building the key string.
     public func key(kind: StaticString, prefix: StaticString, number: Int64) -> RateLimitKey {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.utf8CodeUnitCount + 21) { buffer in
-            var n = 0
-            let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-            for b in p {
-                buffer[n] = b
-                n += 1
+        withDecimalDigits(number) { digits in
+            let count = prefix.utf8CodeUnitCount + digits.count
+            return withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { buffer in
+                buffer.copyMemory(
+                    from: UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+                UnsafeMutableRawBufferPointer(rebasing: buffer[prefix.utf8CodeUnitCount...]).copyMemory(from: digits)
+                return RateLimitKey(
+                    jade_rl_hash(table, kind.utf8Start, kind.utf8CodeUnitCount, buffer.baseAddress, count))
             }
-            var magnitude = number.magnitude
-            if number < 0 {
-                buffer[n] = UInt8(ascii: "-")
-                n += 1
-            }
-            let digitsStart = n
-            repeat {
-                buffer[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                n += 1
-            } while magnitude > 0
-            var lo = digitsStart
-            var hi = n - 1
-            while lo < hi {
-                buffer.swapAt(lo, hi)
-                lo += 1
-                hi -= 1
-            }
-            return RateLimitKey(
-                jade_rl_hash(table, kind.utf8Start, kind.utf8CodeUnitCount, buffer.baseAddress, n))
         }
     }
 

@@ -177,16 +177,12 @@ extension SharedSegment {
         jade_load_u64(jade_user_epoch(base, UInt64(bitPattern: userID)))
     }
     public func bumpGlobalEpoch() { _ = jade_add_u64(jade_global_epoch(base), 1) }
-    /// The global epoch's word, for readers that load it themselves (`jade_load_u64`).
-    public var globalEpochPointer: UnsafeMutablePointer<UInt64> { jade_global_epoch(base) }
-    /// The first of the per-user epoch words (`JADE_USER_EPOCH_BUCKETS` of them; a user's is at
-    /// `id % JADE_USER_EPOCH_BUCKETS`), for readers that load them themselves.
-    public var userEpochsPointer: UnsafeMutablePointer<UInt64> { jade_user_epoch(base, 0) }
+    /// The C segment, for hot paths in other modules that read its words with the CJadeShm
+    /// inline helpers (`jade_load_u64(jade_global_epoch(…))`), and for benchmarks and tests.
+    public var cSegment: UnsafeMutablePointer<jade_shm_segment_t> { base }
     /// The vector catalogue epoch: bumped after every vector-store write, by any worker.
     public var catalogueEpoch: UInt64 { jade_load_u64(jade_catalogue_epoch(base)) }
     public func bumpCatalogueEpoch() { _ = jade_add_u64(jade_catalogue_epoch(base), 1) }
-    /// The word holding the global limit's bucket (for benchmarks and tests).
-    public var globalLimitWord: UnsafeMutablePointer<UInt64> { jade_global_limit_tat(base) }
 
     /// Takes one request from the server-wide limit (`rate_limits.global`), shared by every
     /// worker: a lock-free bucket in one word of the header (see `jade_gcra_take`).

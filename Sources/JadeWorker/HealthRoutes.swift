@@ -40,7 +40,7 @@ struct HealthRoutes {
     func writeLiveness(into buffer: inout ByteBuffer) {
         let ms = (monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1_000_000
         buffer.writeStaticString("{\"status\":\"ok\",\"uptime_seconds\":")
-        buffer.writeString(String(ms / 1000))
+        buffer.writeDecimal(Int(ms / 1000))
         let fraction = ms % 1000
         buffer.writeInteger(UInt8(ascii: "."))
         buffer.writeInteger(UInt8(0x30 + fraction / 100))

@@ -37,6 +37,15 @@ import Testing
         if case .notFound = router.match(.GET, "/v1/databases/%zz") {} else { Issue.record("bad escape is 404") }
     }
 
+    @Test func segmentsAreSplitOnSlashBytes() {
+        let router = makeRouter()
+        // Repeated and trailing slashes are skipped, as before.
+        if case .found = router.match(.GET, "//health/") {} else { Issue.record("//health/ should match") }
+        // A combining mark after "/" forms one character with it; the walk steps over the slash
+        // byte only, so the mark stays in the segment and nothing matches.
+        if case .notFound = router.match(.GET, "/\u{301}health") {} else { Issue.record("expected 404") }
+    }
+
     @Test func jsonIsSortedAndEscaped() {
         let value: JSON = .object([
             "b": .int(1), "a": .string("x\"y\n\u{1}"), "c": .array([.bool(true), .null, .double(1.5)]),

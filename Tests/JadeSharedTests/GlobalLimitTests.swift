@@ -62,7 +62,7 @@ import Testing
         let segment = try SharedSegment.create(rateLimitCapacity: 1024)
         var result = jrl_hammer_result_t()
         // No whole token refills during the test: exactly the burst passes, across 4 processes.
-        #expect(jrl_hammer_gcra(segment.globalLimitWord, 4, 20_000, 0, 0.001, 1000, &result) == 0)
+        #expect(jrl_hammer_gcra(jade_global_limit_tat(segment.cSegment), 4, 20_000, 0, 0.001, 1000, &result) == 0)
         #expect(result.attempts == 80_000)
         #expect(result.allowed == 1000)
     }
@@ -72,7 +72,7 @@ import Testing
         var r = jrl_hammer_result_t()
         let rate = 2000.0
         let burst = 50.0
-        #expect(jrl_hammer_gcra(segment.globalLimitWord, 3, 20_000, 0, rate, burst, &r) == 0)
+        #expect(jrl_hammer_gcra(jade_global_limit_tat(segment.cSegment), 3, 20_000, 0, rate, burst, &r) == 0)
         let bound = burst + rate * Double(r.elapsed_ns) / 1e9 + 1
         #expect(r.allowed >= Int(burst))
         #expect(Double(r.allowed) <= bound, "allowed \(r.allowed) in \(r.elapsed_ns) ns, bound \(bound)")

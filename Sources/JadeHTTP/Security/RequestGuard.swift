@@ -100,12 +100,13 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// Takes one request from `limit`'s bucket for `key`; nil when rate limiting is off.
     public func take(_ limit: Limit, key: String) -> RateLimitDecision? {
-        guard rateLimiting, let table else { return nil }
+        guard rateLimiting else { return nil }
         let rule = rules[limit.index]
         let decision: RateLimitDecision
         if limit == .global {
-            decision = segment.takeGlobalLimit(rule)
+            decision = segment.takeGlobalLimit(rule)  // its own word in the segment, not the table
         } else {
+            guard let table else { return nil }
             decision = table.take(kind: limit.rawValue, key: key, rule: rule)
         }
         metrics?.recordRateLimit(limit, allowed: decision.allowed)

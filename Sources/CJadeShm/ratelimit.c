@@ -39,20 +39,19 @@ struct jade_rl_table {
     uint64_t evictions;
     uint64_t lock_recoveries;
     uint64_t lock_failures;
-    uint64_t reserved2[10];
+    uint64_t live_evictions;
+    uint64_t reserved2[9];
 };
 
 _Static_assert(sizeof(struct jade_rl_table) == 256, "rate-limit header must be 256 bytes");
 
-/// A stripe: its lock, a hint, and one tag byte per entry (0: free), so that finding a key reads
+/// A stripe: its lock and one tag byte per entry (0: free), so that finding a key reads
 /// one cache line of tags and then, almost always, only the key's own entry.
 typedef struct {
     union {
         struct {
             pthread_mutex_t mutex;
-            /// No entry of the stripe is idle before this time (set when a scan for an idle
-            /// entry finds none; a lower bound, since takes only move full_ns later).
-            uint64_t idle_hint_ns;
+            uint64_t reserved; /* unused (was an idle-time hint); keeps the layout */
         };
         unsigned char line[64];
     };
@@ -202,7 +201,6 @@ static int lock_stripe(jade_rl_table_t *t, jade_rl_stripe_t *s, uint32_t *flags)
     if (rc == 0) return 0;
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(&s->mutex);
-        s->idle_hint_ns = 0; /* rescan rather than trust a hint written by the dead owner */
         count(&t->lock_recoveries, 1);
         *flags |= JADE_RL_FLAG_RECOVERED;
         return 0;
@@ -324,11 +322,26 @@ static void by_policy(jade_rl_table_t *t, uint32_t policy, double burst, double 
 
 /* ---- public operations ---- */
 
-/// Finds room for a new key in a stripe without its key: a free entry, else the least recently
-/// used idle one (whose bucket is full, so dropping it loses nothing). NULL when every entry is
-/// live; *soonest then holds when the first becomes idle.
-static jade_rl_entry_t *place(jade_rl_table_t *t, const slot_t *s, uint64_t now, uint32_t *index, int *evicted,
-                              uint64_t *soonest) {
+/* An entry's last use and class share one word: the class in the top two bits. Monotonic
+   nanoseconds stay below 2^62 for 146 years of uptime. */
+#define USE_MASK ((1ULL << 62) - 1)
+static inline uint64_t last_use(const jade_rl_entry_t *e) { return e->last_use_ns & USE_MASK; }
+static inline uint32_t class_of(const jade_rl_entry_t *e) { return (uint32_t)(e->last_use_ns >> 62); }
+static inline void set_use(jade_rl_entry_t *e, uint64_t now, uint32_t klass) {
+    e->last_use_ns = (now & USE_MASK) | ((uint64_t)klass << 62);
+}
+
+/* may_evict[k] bit c: a new key of class k may take the live bucket of a key of class c. A key
+   takes its own class and the ones below; a pinned key (a counter that must not be lost) takes
+   anonymous and address buckets but never an identity's, and no pinned bucket is ever taken. */
+static const uint8_t may_evict[4] = {0x1, 0x3, 0x7, 0x3};
+
+/// Finds room for a new key of class `klass` in a stripe without its key: a free entry, else
+/// the least recently used idle one (whose bucket is full, so dropping it loses nothing), else
+/// the least recently used live one of a class `klass` may take (may_evict). NULL when none
+/// may be taken; *soonest then holds when the first becomes idle.
+static jade_rl_entry_t *place(jade_rl_table_t *t, const slot_t *s, uint64_t now, uint32_t klass, uint32_t *index,
+                              int *evicted, uint64_t *soonest) {
     uint64_t free = tag_matches(s->stripe->tags, 0) & s->valid;
     if (free) {
         *index = (uint32_t)__builtin_ctzll(free);
@@ -336,25 +349,32 @@ static jade_rl_entry_t *place(jade_rl_table_t *t, const slot_t *s, uint64_t now,
         count(&t->in_use, 1);
         return s->base + *index;
     }
-    if (now < s->stripe->idle_hint_ns) {
-        *soonest = s->stripe->idle_hint_ns;
-        return NULL;
-    }
-    jade_rl_entry_t *idle = NULL;
+    jade_rl_entry_t *idle = NULL, *live = NULL;
+    uint32_t live_index = 0;
     uint64_t first_idle = NS_NEVER;
     for (uint32_t i = 0; i < s->count; i++) {
         jade_rl_entry_t *e = s->base + i;
         if (e->full_ns <= now) {
-            if (!idle || e->last_use_ns < idle->last_use_ns) {
+            if (!idle || last_use(e) < last_use(idle)) {
                 idle = e;
                 *index = i;
             }
-        } else if (e->full_ns < first_idle) {
-            first_idle = e->full_ns;
+        } else {
+            if (e->full_ns < first_idle) first_idle = e->full_ns;
+            if ((may_evict[klass] >> class_of(e) & 1) && (!live || last_use(e) < last_use(live))) {
+                live = e;
+                live_index = i;
+            }
         }
     }
+    if (!idle && live) {
+        *index = live_index;
+        *evicted = 2;
+        count(&t->evictions, 1);
+        count(&t->live_evictions, 1);
+        return live;
+    }
     if (!idle) {
-        s->stripe->idle_hint_ns = first_idle;
         *soonest = first_idle;
         return NULL;
     }
@@ -365,7 +385,12 @@ static jade_rl_entry_t *place(jade_rl_table_t *t, const slot_t *s, uint64_t now,
 
 int jade_rl_take(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rate, double burst, double cost,
                  uint32_t policy, jade_rl_result_t *out) {
-    if (!valid(rate, burst, cost)) return -EINVAL;
+    return jade_rl_take_class(t, key, now, rate, burst, cost, policy, JADE_RL_CLASS_PINNED, out);
+}
+
+int jade_rl_take_class(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rate, double burst, double cost,
+                       uint32_t policy, uint32_t klass, jade_rl_result_t *out) {
+    if (!valid(rate, burst, cost) || klass > JADE_RL_CLASS_PINNED) return -EINVAL;
     slot_t s = slot_of(t, key);
     out->flags = 0;
     if (lock_stripe(t, s.stripe, &out->flags) != 0) {
@@ -377,7 +402,7 @@ int jade_rl_take(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rat
         uint32_t i = 0;
         int evicted = 0;
         uint64_t soonest = NS_NEVER;
-        e = place(t, &s, now, &i, &evicted, &soonest);
+        e = place(t, &s, now, klass, &i, &evicted, &soonest);
         if (!e) {
             pthread_mutex_unlock(&s.stripe->mutex);
             count(&t->table_full, 1);
@@ -385,21 +410,23 @@ int jade_rl_take(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now, double rat
             by_policy(t, policy, burst, cost, soonest > now ? soonest - now : 1, out);
             return 0;
         }
-        out->flags |= JADE_RL_FLAG_NEW | (evicted ? JADE_RL_FLAG_EVICTED : 0);
+        out->flags |= JADE_RL_FLAG_NEW | (evicted ? JADE_RL_FLAG_EVICTED : 0) |
+                      (evicted == 2 ? JADE_RL_FLAG_EVICTED_LIVE : 0);
         /* Free the tag first and publish it last: a writer dying half-way leaves a free entry. */
         s.stripe->tags[i] = 0;
         e->key = key.primary;
         e->check = key.check;
         e->tokens = burst;
         e->refill_ns = now;
-        e->last_use_ns = now;
+        set_use(e, now, klass);
         s.stripe->tags[i] = s.tag;
     }
     uint64_t anchor = anchor_of(e, now);
     double tokens = decide(tokens_at(e, now, rate, burst), anchor, now, rate, burst, cost, out);
     e->tokens = tokens;
     e->refill_ns = anchor;
-    if (now > e->last_use_ns) e->last_use_ns = now;
+    /* The class is the key's, set when its bucket was created: a key has one class. */
+    if (now > last_use(e)) set_use(e, now, class_of(e));
     e->full_ns = sat_add(now, out->reset_ns); /* anchor + time to refill */
     e->rate = rate;
     e->burst = burst;
@@ -473,6 +500,7 @@ void jade_rl_stats(const jade_rl_table_t *t, jade_rl_stats_t *out) {
     out->table_full = __atomic_load_n(&t->table_full, __ATOMIC_RELAXED);
     out->fail_open_allowed = __atomic_load_n(&t->fail_open_allowed, __ATOMIC_RELAXED);
     out->evictions = __atomic_load_n(&t->evictions, __ATOMIC_RELAXED);
+    out->live_evictions = __atomic_load_n(&t->live_evictions, __ATOMIC_RELAXED);
     out->lock_recoveries = __atomic_load_n(&t->lock_recoveries, __ATOMIC_RELAXED);
     out->lock_failures = __atomic_load_n(&t->lock_failures, __ATOMIC_RELAXED);
     out->policy = __atomic_load_n(&t->policy, __ATOMIC_RELAXED);

@@ -116,7 +116,11 @@ public enum ConfigSchema {
             "Concurrent connections allowed from one client address."),
         ConfigKey(
             "server.max_connections", .int(1...10_000_000), dev: .int(10_000),
-            "Concurrent connections allowed per worker."),
+            "Concurrent connections allowed per worker; near the cap the oldest idle connections are closed, at it new ones get 503."
+        ),
+        ConfigKey(
+            "server.max_response_bytes", .int(65_536...1_073_741_824), dev: .int(8_388_608),
+            "Largest response body; a larger answer gets 422 response_too_large (lower k or leave out values)."),
         ConfigKey(
             "server.trusted_proxies", .strings, dev: .strings([]),
             "CIDRs of load balancers whose X-Forwarded-For is believed."),
@@ -230,7 +234,7 @@ public enum ConfigSchema {
     static let rateLimits: [ConfigKey] = {
         let defaults: [(String, Int, Int)] = [
             ("login", 5, 60), ("registration", 3, 3600), ("api", 1000, 60), ("password_reset", 3, 3600),
-            ("global", 10_000, 1),
+            ("global", 10_000, 1), ("password_reset_address", 20, 3600),
         ]
         return defaults.flatMap { name, limit, period in
             [

@@ -18,6 +18,7 @@ public struct JadeConfiguration: Sendable {
         public var keepAliveTimeout: Duration
         public var maxConnectionsPerIP: Int
         public var maxConnections: Int
+        public var maxResponseBytes: Int
         public var trustedProxies: [CIDR]
 
         /// Worker processes to run.
@@ -70,6 +71,7 @@ public struct JadeConfiguration: Sendable {
             keepAliveTimeout: seconds("server.keep_alive_timeout_seconds"),
             maxConnectionsPerIP: c.int("server.max_connections_per_ip"),
             maxConnections: c.int("server.max_connections"),
+            maxResponseBytes: c.int("server.max_response_bytes"),
             trustedProxies: c.strings("server.trusted_proxies").compactMap { CIDR($0) })
         database = Database(
             dataDirectory: c.string("storage.data_dir"), connectionPoolSize: c.int("database.connection_pool_size"),

@@ -51,6 +51,59 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension IPAddress {
+    /// Parses one entry of an X-Forwarded-For list as proxies write it: a bare address,
+    /// `v4:port`, `[v6]` or `[v6]:port` (surrounding spaces ignored). Nil for anything else
+    /// (`unknown`, an obfuscated identifier, a port without brackets on IPv6, garbage).
+    public init?(forwardedEntry entry: some StringProtocol) {
+        var text = Substring(entry)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        if let plain = IPAddress(text) {
+            self = plain
+            return
+        }
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let rest = text[text.index(after: close)...]
+            guard rest.isEmpty || (rest.first == ":" && Self.isPort(rest.dropFirst())),
+                let address = IPAddress(text[text.index(after: text.startIndex)..<close]), !address.isIPv4
+            else { return nil }
+            self = address
+            return
+        }
+        // v4:port (exactly one colon: an IPv6 address has several and needs brackets).
+        guard let colon = text.firstIndex(of: ":"), text[text.index(after: colon)...].firstIndex(of: ":") == nil,
+            Self.isPort(text[text.index(after: colon)...]), let address = IPAddress(text[..<colon]), address.isIPv4
+        else { return nil }
+        self = address
+    }
+
+    private static func isPort(_ text: Substring) -> Bool {
+        !text.isEmpty && text.count <= 5 && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            && Int(text)! <= 65535
+    }
+
+    /// The client that trusted proxies vouch for. `entries` are the X-Forwarded-For entries
+    /// of every header line in order. Walks from the right, starting at the peer: while the
+    /// address at hand is a trusted proxy, the entry it appended names the next hop. The first
+    /// untrusted address is the client. An entry that cannot be parsed ends the walk with no
+    /// address: an unknown client behind the last trusted proxy, never the proxy itself.
+    /// When every entry is trusted the left-most is the client.
+    public static func forwardedClient(
+        peer: IPAddress, entries: [Substring], isTrusted: (IPAddress) -> Bool
+    ) -> IPAddress? {
+        var candidate = peer
+        var index = entries.endIndex
+        while isTrusted(candidate) && index > entries.startIndex {
+            index -= 1
+            guard let next = IPAddress(forwardedEntry: entries[index]) else { return nil }
+            candidate = next
+        }
+        return candidate
+    }
+}
+
 /// A CIDR block such as `10.0.0.0/8` or `fd00::/8`; a bare address is a /32 or /128.
 public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public let network: IPAddress

@@ -20,6 +20,14 @@ public struct APIError: Error, Sendable {
     public static func invalid(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
     public static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
 
+    /// 422 `response_too_large`: an answer of `bytes` (or more) over `limit`.
+    public static func responseTooLarge(bytes: Int, limit: Int) -> APIError {
+        APIError(
+            .unprocessableEntity, "response_too_large",
+            "The answer would be at least \(bytes) bytes, over the server's limit of \(limit) "
+                + "(server.max_response_bytes): ask for fewer results (a lower k or limit) or leave out the values.")
+    }
+
     public var response: HTTPResponse { .error(status, code: code, message: message, headers: headers) }
 
     /// The API answer for any error a handler may throw.

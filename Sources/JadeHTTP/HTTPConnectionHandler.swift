@@ -83,6 +83,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var requestStart: NIODeadline = .now()
     private var queuedParts: [HTTPServerRequestPart] = []
     private var readHeld = false
+    /// When the connection last became idle, in the server's idle order (0: never).
+    var idleToken: UInt64 = 0
 
     init(server: ServerContext) { self.server = server }
 
@@ -117,6 +119,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
         // A new connection must deliver a complete request within the request timeout.
         arm(server.limits.requestTimeout)
+        server.becameIdle(self)
+    }
+
+    /// Waiting for a request with nothing of one read and nothing to answer: a connection the
+    /// server may close first when it nears its connection cap.
+    var isIdle: Bool { state == .idle && queuedParts.isEmpty && !sawBytes && pendingProtocolError == nil }
+
+    /// Closes an idle connection to make room for new ones (the usual keep-alive race: a
+    /// client that sends at that moment sees the close and retries on a new connection).
+    func closeIdle() {
+        guard isIdle else { return }
+        context?.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -141,23 +155,30 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A malformed request that followed requests still being answered: sent, and the
+    /// connection closed, once they are.
+    private var pendingProtocolError: HTTPResponse?
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        let response: HTTPResponse
+        if case .headerOverflow = parserError {
+            response = .error(
+                .requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
+                message: "The request head exceeds the server's limit.")
+        } else {
+            response = .error(.badRequest, code: "invalid_request", message: "Malformed HTTP request.")
+        }
         switch state {
-        case .idle, .receiving:
-            if let parserError = error as? HTTPParserError {
-                let response: HTTPResponse
-                if case .headerOverflow = parserError {
-                    response = .error(
-                        .requestHeaderFieldsTooLarge, code: "request_header_fields_too_large",
-                        message: "The request head exceeds the server's limit.")
-                } else {
-                    response = .error(.badRequest, code: "invalid_request", message: "Malformed HTTP request.")
-                }
-                reject(context: context, response)
-            } else {
-                context.close(promise: nil)
-            }
-        default:
+        case .idle where queuedParts.isEmpty, .receiving where queuedParts.isEmpty:
+            reject(context: context, response)
+        case .idle, .receiving, .processing:
+            // Requests read before the bad bytes are answered first (the decoder reads no more).
+            if pendingProtocolError == nil { pendingProtocolError = response }
+        case .rejecting, .closing:
             context.close(promise: nil)
         }
     }
@@ -240,7 +261,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard let context else { return }
         let maxHead = server.limits.maxHeaderBytes
         var healthAnswered = false
-        while buffer.readableBytes > 0 && state == .idle && queuedParts.isEmpty {
+        while buffer.readableBytes > 0 && state == .idle && queuedParts.isEmpty && rawContext.channel.isWritable {
             let started = NIODeadline.now()
             guard
                 let scanned = buffer.withUnsafeReadableBytes({
@@ -277,32 +298,45 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
         if healthAnswered {
             rawContext.flush()
-            if state == .idle { arm(server.limits.keepAliveTimeout) }
+            if state == .idle {
+                arm(server.limits.keepAliveTimeout)
+                server.becameIdle(self)
+            }
         }
     }
 
     // MARK: requests
 
+    /// Reads are held while a request is processed, while answers not yet taken by the client
+    /// are above the channel's high-water mark (a client that sends but does not read), and
+    /// while parts of pipelined requests wait: so a connection holds at most one read's worth
+    /// of requests and one high-water mark of answers, whatever the client sends.
     func read(context: ChannelHandlerContext) {
-        if state == .processing {
+        if state == .processing || !context.channel.isWritable || !queuedParts.isEmpty {
             readHeld = true
         } else {
             context.read()
         }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && state != .processing { resume(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if state == .processing || !queuedParts.isEmpty {
+        if state == .processing || !queuedParts.isEmpty || !context.channel.isWritable {
             queuedParts.append(part)
             return
         }
         handle(part, context: context)
     }
 
-    /// Replays parts that arrived while a request was processed, then resumes reading.
+    /// Replays parts that arrived while a request was processed or the output was backed up,
+    /// then resumes reading. Stops while the client is not taking its answers.
     private func resume(context: ChannelHandlerContext) {
-        while !queuedParts.isEmpty && state != .processing && state != .closing {
+        while !queuedParts.isEmpty && state != .processing && state != .closing && context.channel.isWritable {
             let part = queuedParts.removeFirst()
             if case .head = part, state == .idle {
                 state = .receiving
@@ -312,7 +346,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             handle(part, context: context)
         }
         if state == .closing { queuedParts.removeAll() }
-        if readHeld && state != .processing {
+        if queuedParts.isEmpty, state == .idle, let error = pendingProtocolError {
+            // Everything read before the malformed bytes has been answered: now the error.
+            pendingProtocolError = nil
+            reject(context: context, error)
+            return
+        }
+        if readHeld && state != .processing && queuedParts.isEmpty && context.channel.isWritable {
             readHeld = false
             context.read()
         }
@@ -386,23 +426,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .found(let route, let parameters):
             template = route.template
             metrics = route.metrics
-            let client =
-                server.requestGuard?.clientAddress(
-                    peer: peerAddress, forwardedFor: head.headers.first(name: "x-forwarded-for")) ?? peerAddress
             let request = RequestContext(
                 head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, clientAddress: client,
+                eventLoop: context.eventLoop, clientAddress: clientAddress(head), peerAddress: peerAddress,
                 principal: nil, threadPool: server.threadPool)
             result = server.run(route, request)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            result = .now(
-                .error(
-                    .methodNotAllowed, code: "method_not_allowed",
-                    message: "\(head.method.rawValue) is not allowed here; allowed: \(allow).",
-                    headers: [("Allow", allow)]))
+            let message = "\(head.method.rawValue) is not allowed here; allowed: \(allow)."
+            result = server.screen(clientAddress(head)) {
+                .now(
+                    .error(.methodNotAllowed, code: "method_not_allowed", message: message, headers: [("Allow", allow)])
+                )
+            }
         case .notFound:
-            result = .now(.error(.notFound, code: "not_found", message: "No route matches \(path)."))
+            let message = "No route matches \(path)."
+            result = server.screen(clientAddress(head)) {
+                .now(.error(.notFound, code: "not_found", message: message))
+            }
         }
         body = nil
         switch result {
@@ -431,6 +472,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// The client of `head`: the peer, or behind a trusted proxy the address it vouches for.
+    private func clientAddress(_ head: HTTPRequestHead) -> IPAddress? {
+        guard let guardian = server.requestGuard else { return peerAddress }
+        return guardian.clientAddress(peer: peerAddress, headers: head.headers)
+    }
+
     static func validRequestID(_ value: String) -> String? {
         guard !value.isEmpty, value.utf8.count <= 128 else { return nil }
         for c in value.utf8 {
@@ -450,6 +497,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         template: String, metrics: RouteMetrics?
     ) {
         guard state == .processing else { return }
+        var response = response
+        if response.body.readableBytes > server.limits.maxResponseBytes {
+            response =
+                APIError.responseTooLarge(bytes: response.body.readableBytes, limit: server.limits.maxResponseBytes)
+                .response
+        }
         if let metrics {
             let elapsed = (NIODeadline.now() - requestStart).nanoseconds
             metrics.record(status: Int(response.status.code), nanoseconds: UInt64(max(elapsed, 0)))
@@ -465,6 +518,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             state = .idle
             sawBytes = false
             arm(server.limits.keepAliveTimeout)
+            server.becameIdle(self)
         } else {
             closeGracefully(context: context)
         }

@@ -37,10 +37,17 @@ public struct RequestContext {
     public let requestID: String
     public let eventLoop: EventLoop
     /// The client address (the peer, or the X-Forwarded-For address a trusted proxy vouches
-    /// for).
+    /// for); nil for an unknown client behind a trusted proxy.
     public let clientAddress: IPAddress?
-    /// The client address as text, for audit events (formatted only when asked for).
-    public var remoteAddress: String? { clientAddress?.description }
+    /// The socket's peer.
+    public var peerAddress: IPAddress? = nil
+    /// The client address as text, for audit events and per-address limit keys (formatted only
+    /// when asked for). An unknown client behind a proxy is `unknown via <proxy>`: limited
+    /// apart from the proxy's own address.
+    public var remoteAddress: String? {
+        if let clientAddress { return clientAddress.description }
+        return peerAddress.map { "unknown via \($0)" }
+    }
 
     /// The verified caller (nil on open routes).
     public internal(set) var principal: Principal?

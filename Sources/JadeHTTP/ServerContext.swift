@@ -1,6 +1,7 @@
 import CJadeShm
 import Foundation
 import JadeAuth
+import JadeCore
 import JadeShared
 import Logging
 import NIOCore
@@ -24,15 +25,19 @@ public struct HTTPLimits: Sendable {
     public var keepAliveTimeout: TimeAmount
     /// How long a connection that we closed for writing waits for the client's EOF.
     public var lingerTimeout: TimeAmount
-    /// Open connections this worker accepts at most; further ones are closed at once.
+    /// Open connections this worker accepts at most; further ones get 503 `overloaded`.
     public var maxConnections: Int
+    /// Largest response body; a larger answer is replaced by 422 `response_too_large` before
+    /// it is queued on the connection.
+    public var maxResponseBytes: Int
 
     public init(
         maxRequestBodyBytes: Int = 1 << 20, maxHeaderBytes: Int = 16_384, requestTimeout: TimeAmount = .seconds(30),
         keepAliveTimeout: TimeAmount = .seconds(60), lingerTimeout: TimeAmount = .seconds(2),
-        maxConnections: Int = 10_000
+        maxConnections: Int = 10_000, maxResponseBytes: Int = 8 << 20
     ) {
         self.maxConnections = maxConnections
+        self.maxResponseBytes = maxResponseBytes
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.requestTimeout = requestTimeout
@@ -98,6 +103,41 @@ public final class ServerContext: @unchecked Sendable {
         connections[ObjectIdentifier(handler)] = handler
         if let connectionsGauge { _ = jade_add_u64(connectionsGauge, 1) }
         if let drainMode { handler.drain(drainMode) }
+        if connections.count > idleSheddingThreshold { closeOldestIdle() }
+    }
+
+    /// Above this many open connections (90% of `maxConnections`), each new connection closes
+    /// the connection that has been idle longest, so that idle ones (keep-alive, or never sent a
+    /// byte) make way for new clients before the cap refuses anybody.
+    var idleSheddingThreshold: Int { limits.maxConnections - max(1, limits.maxConnections / 10) }
+
+    /// Connections in the order they last became idle, oldest first; entries whose connection
+    /// left or has been busy since (its token moved on) are skipped when met.
+    private var idleOrder = CircularBuffer<(id: ObjectIdentifier, token: UInt64)>()
+    private var lastIdleToken: UInt64 = 0
+
+    /// `handler` has just become idle (connected, or answered with keep-alive).
+    func becameIdle(_ handler: HTTPConnectionHandler) {
+        lastIdleToken &+= 1
+        handler.idleToken = lastIdleToken
+        idleOrder.append((ObjectIdentifier(handler), lastIdleToken))
+        // Stale entries are dropped when there are more of them than live connections.
+        if idleOrder.count > 2 * connections.count + 64 {
+            idleOrder = CircularBuffer(
+                idleOrder.filter { entry in connections[entry.id].map { $0.idleToken == entry.token } ?? false })
+        }
+    }
+
+    /// Closes the connection idle the longest, if any.
+    private func closeOldestIdle() {
+        while let entry = idleOrder.popFirst() {
+            guard let handler = connections[entry.id], handler.idleToken == entry.token, handler.isIdle else {
+                continue
+            }
+            handler.closeIdle()
+            router.metrics?.idleConnectionsClosed.increment()
+            return
+        }
     }
 
     func unregister(_ handler: HTTPConnectionHandler) {
@@ -166,21 +206,61 @@ public final class ServerContext: @unchecked Sendable {
 }
 
 extension ServerContext {
-    /// Checks the block list and the global limit, admits the request through the route's
-    /// policy, then runs its handler.
-    func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
-        if !route.isExemptFromLimits, let guardian = requestGuard {
-            if let client = request.clientAddress, let left = guardian.blockRemaining(client) {
-                guardian.metrics?.blockedRequests.increment()
-                return .now(
-                    .error(
-                        .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",
-                        headers: [("Retry-After", String(Int(left.rounded(.up))))]))
-            }
-            if let decision = guardian.take(.global, key: "*"), !decision.allowed {
-                return .now(RequestGuard.rejection(decision, "requests to this server").response)
-            }
+    /// The guards every request passes before routing decides anything, routed or not (health
+    /// and metrics routes are exempt: `Router.Route.isExemptFromLimits`): the block list, then
+    /// the global limit; then `next`, the rest of the chain. When the block list changed since
+    /// this worker read it, the request waits (off the event loop) for the new list: a block
+    /// made on any worker holds on every worker from its next request.
+    func screen(_ client: IPAddress?, then next: @escaping () -> HandlerResult) -> HandlerResult {
+        guard let guardian = requestGuard else { return next() }
+        guard guardian.blockListIsStale else {
+            if let refusal = screenCurrent(client) { return .now(refusal) }
+            return next()
         }
+        let promise = eventLoop.makePromise(of: Bool.self)
+        guardian.whenBlockListCurrent { current in promise.succeed(current) }
+        let loop = eventLoop
+        return .later(
+            promise.futureResult.flatMap { current -> EventLoopFuture<HTTPResponse> in
+                guard current else {
+                    return loop.makeSucceededFuture(
+                        .error(
+                            .serviceUnavailable, code: "unavailable",
+                            message: "The server cannot check its block list right now. Retry later.",
+                            headers: [("Retry-After", "1")]))
+                }
+                if let refusal = self.screenCurrent(client) { return loop.makeSucceededFuture(refusal) }
+                switch next() {
+                case .now(let response): return loop.makeSucceededFuture(response)
+                case .later(let future): return future
+                }
+            })
+    }
+
+    /// ``screen(_:then:)`` against the cached block list.
+    private func screenCurrent(_ client: IPAddress?) -> HTTPResponse? {
+        guard let guardian = requestGuard else { return nil }
+        if let client, let left = guardian.blockRemaining(client) {
+            guardian.metrics?.blockedRequests.increment()
+            return .error(
+                .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",
+                headers: [("Retry-After", String(Int(left.rounded(.up))))])
+        }
+        if let decision = guardian.take(.global, key: "*"), !decision.allowed {
+            return RequestGuard.rejection(decision, "requests to this server").response
+        }
+        return nil
+    }
+
+    /// Passes the request through the guards (``screen(_:then:)``), admits it through the
+    /// route's policy (authentication, per-key limit, permission), then runs its handler.
+    func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
+        if route.isExemptFromLimits { return admit(route, request) }
+        return screen(request.clientAddress) { self.admit(route, request) }
+    }
+
+    /// Authentication, per-key limit and permission, then the handler.
+    private func admit(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
         if case .open = route.policy { return route.handler(request) }
         guard let gate else {
             return .now(

@@ -87,13 +87,41 @@ public final class WorkerHTTPServer: @unchecked Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return  // EAGAIN (another process won the race), or EMFILE and friends
             }
-            // Over the worker's connection cap: refuse at once rather than queue forever.
+            // At the worker's connection cap (idle connections are shed before it is reached,
+            // ServerContext.register): answer 503 at once rather than queue forever.
             if let record = context.record, Int(record.connections) >= context.limits.maxConnections {
-                close(fd)
+                refuseOverloaded(fd)
                 continue
             }
             _ = bootstrap.withConnectedSocket(fd)
         }
+    }
+
+    /// Requests refused at the cap (acceptor thread only), for their request ids.
+    private var refusedCount: UInt64 = 0
+    private let refusalPrefix = "overloaded-" + String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF, radix: 36)
+
+    /// Answers a connection over the cap with 503 `overloaded` and closes it, without an event
+    /// loop: a non-blocking write of one small response (a client whose socket cannot take
+    /// even that gets the close alone), then the client's bytes already received are read
+    /// and dropped so that the close is a FIN, not a reset that could destroy the answer.
+    private func refuseOverloaded(_ fd: Int32) {
+        refusedCount &+= 1
+        context.router.metrics?.connectionsRefused.increment()
+        let body = HTTPResponse.error(
+            .serviceUnavailable, code: "overloaded",
+            message: "The server is at its connection limit (server.max_connections). Retry shortly."
+        ).body
+        var head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        head += "Content-Length: \(body.readableBytes)\r\nRetry-After: 1\r\n"
+        head += "X-Request-Id: \(refusalPrefix)-\(String(refusedCount, radix: 36))\r\nConnection: close\r\n\r\n"
+        var bytes = Array(head.utf8)
+        bytes.append(contentsOf: body.readableBytesView)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 where recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT)) > 0 {}
+        close(fd)
     }
 
     /// Stops accepting and drains. In `.stop` mode the connections already queued on the socket

@@ -16,8 +16,10 @@ public protocol RateLimitBackend: AnyObject, Sendable {
 
     /// Takes `cost` tokens from the bucket of `key`, refilled at `rate` tokens per second up to
     /// `burst`; `now` is a monotonic clock in nanoseconds (a remote backend uses its own clock).
+    /// `evictionClass` says what a new key may push out when the backend is full.
     func take(
-        _ key: RateLimitKey, rate: Double, burst: Double, cost: Double, policy: RateLimitFullTablePolicy?, now: UInt64
+        _ key: RateLimitKey, rate: Double, burst: Double, cost: Double, policy: RateLimitFullTablePolicy?,
+        evictionClass: RateLimitEvictionClass, now: UInt64
     ) -> RateLimitDecision
 
     /// Gives `amount` tokens back (capped at the burst), e.g. after a successful login.

@@ -11,6 +11,20 @@ public enum RateLimitFullTablePolicy: UInt32, Sendable {
     case failClosed = 2
 }
 
+/// What a new key may push out of a full part of the table (see `jade_rl_class` in C): a key
+/// takes the least recently used live bucket of its own or a lower class, never a higher one.
+public enum RateLimitEvictionClass: UInt32, Sendable {
+    /// Keys an unauthenticated client picks at will (an account name in a reset request).
+    case anonymous = 0
+    /// Keys of client addresses.
+    case address = 1
+    /// Keys of authenticated identities (API keys, users).
+    case identity = 2
+    /// Never evicted while live, and never evicts a live bucket (counters such as open
+    /// connections per address).
+    case pinned = 3
+}
+
 /// A configured limit: `limit` requests per `periodSeconds`, in bursts of up to `burst`.
 public struct RateLimitRule: Sendable, Equatable {
     /// Requests per period (the steady rate).
@@ -73,6 +87,8 @@ public struct RateLimitDecision: Sendable, Equatable {
     public let decidedByPolicy: Bool
     /// The key had no bucket before this decision.
     public let isNewKey: Bool
+    /// Creating the key's bucket took the live bucket of another key.
+    public let evictedLive: Bool
 
     init(_ r: jade_rl_result_t, burst: Double) {
         allowed = r.allowed != 0
@@ -85,6 +101,7 @@ public struct RateLimitDecision: Sendable, Equatable {
         let policyFlags = UInt32(JADE_RL_FLAG_TABLE_FULL.rawValue | JADE_RL_FLAG_LOCK_FAILED.rawValue)
         decidedByPolicy = r.flags & policyFlags != 0
         isNewKey = r.flags & UInt32(JADE_RL_FLAG_NEW.rawValue) != 0
+        evictedLive = r.flags & UInt32(JADE_RL_FLAG_EVICTED_LIVE.rawValue) != 0
     }
 
     /// Nanoseconds to whole seconds, rounded up.
@@ -107,8 +124,10 @@ public struct RateLimitStatistics: Sendable, Equatable {
     public let tableFull: UInt64
     /// Of those, the ones allowed (fail-open).
     public let failOpenAllowed: UInt64
-    /// Idle buckets of other keys reused for a new key.
+    /// Buckets of other keys reused for a new key (idle or live).
     public let evictions: UInt64
+    /// Of those, live buckets taken under the eviction classes.
+    public let liveEvictions: UInt64
     /// Stripe locks recovered from a process that died holding them.
     public let lockRecoveries: UInt64
     /// Stripe locks that could not be taken.
@@ -188,13 +207,15 @@ public final class RateLimitTable: @unchecked Sendable {
             now: now)
     }
 
-    /// Takes `cost` tokens from the bucket of a precomputed key.
+    /// Takes `cost` tokens from the bucket of a precomputed key of eviction class `evictionClass`.
     public func take(
         _ key: RateLimitKey, rate: Double, burst: Double, cost: Double = 1,
-        policy: RateLimitFullTablePolicy? = nil, now: UInt64 = monotonicNanoseconds()
+        policy: RateLimitFullTablePolicy? = nil, evictionClass: RateLimitEvictionClass = .pinned,
+        now: UInt64 = monotonicNanoseconds()
     ) -> RateLimitDecision {
         var result = jade_rl_result_t()
-        let rc = jade_rl_take(table, key.raw, now, rate, burst, cost, policy?.rawValue ?? 0, &result)
+        let rc = jade_rl_take_class(
+            table, key.raw, now, rate, burst, cost, policy?.rawValue ?? 0, evictionClass.rawValue, &result)
         precondition(rc == 0, "rate limit: invalid rate \(rate), burst \(burst) or cost \(cost)")
         return RateLimitDecision(result, burst: burst)
     }
@@ -238,7 +259,8 @@ public final class RateLimitTable: @unchecked Sendable {
         return RateLimitStatistics(
             capacity: Int(s.capacity), stripes: Int(s.stripes), regionBytes: Int(s.region_size),
             inUse: Int(s.in_use), tableFull: s.table_full, failOpenAllowed: s.fail_open_allowed,
-            evictions: s.evictions, lockRecoveries: s.lock_recoveries, lockFailures: s.lock_failures,
+            evictions: s.evictions, liveEvictions: s.live_evictions, lockRecoveries: s.lock_recoveries,
+            lockFailures: s.lock_failures,
             policy: RateLimitFullTablePolicy(rawValue: s.policy) ?? .failOpen)
     }
 

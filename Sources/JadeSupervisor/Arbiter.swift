@@ -572,7 +572,8 @@ public final class Arbiter {
         guard let counter = try? AdminBootstrap.changeCounter(store.pool), counter != authChangeCounter else { return }
         authChangeCounter = counter
         segment.bumpGlobalEpoch()
-        logger.info("user changes from a command-line tool; permission caches invalidated")
+        segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
+        logger.info("changes from a command-line tool; permission caches and block lists invalidated")
     }
 
     private func checkpointIfDue() {

@@ -92,6 +92,7 @@ public enum WorkerMain {
         let requestGuard = RequestGuard(
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
         requestGuard.metrics = metricsEnabled ? metrics.http : nil
+        requestGuard.refreshBlocks()  // before serving: the event loop never reads SQLite
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
@@ -105,7 +106,8 @@ public enum WorkerMain {
         }
         vectors.changeEpoch = VectorStore.ChangeEpoch(
             current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() })
-        VectorRoutes(vectors: vectors, auth: auth).register(on: router)
+        VectorRoutes(vectors: vectors, auth: auth, maxResponseBytes: config.server.maxResponseBytes).register(
+            on: router)
         let health = HealthRoutes(
             segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool)
         health.register(on: router)
@@ -137,7 +139,7 @@ public enum WorkerMain {
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
             requestTimeout: .nanoseconds(Int64(config.server.requestTimeout.components.seconds) * 1_000_000_000),
             keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000),
-            maxConnections: config.server.maxConnections)
+            maxConnections: config.server.maxConnections, maxResponseBytes: config.server.maxResponseBytes)
         let context = ServerContext(
             eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
@@ -204,15 +206,18 @@ public enum WorkerMain {
         }
     }
 
+    /// Reads the whole of `fd` with positional reads: workers spawned together share the
+    /// memfd's open file description (and so its offset), so `lseek` + `read` could race.
     static func readAll(fd: Int32) -> Data? {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
-        lseek(fd, 0, SEEK_SET)
+        var offset: off_t = 0
         while true {
-            let n = read(fd, &buffer, buffer.count)
+            let n = pread(fd, &buffer, buffer.count, offset)
             if n < 0 { if errno == EINTR { continue }; return nil }
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
+            offset += off_t(n)
         }
         return data
     }

@@ -40,6 +40,49 @@ int jt_connect(int port, int timeout_ms) {
     return fd;
 }
 
+int jt_connect_ex(int port, const char *source, int rcvbuf, int timeout_ms) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (source) {
+        struct sockaddr_in s = {.sin_family = AF_INET, .sin_port = 0};
+        if (inet_pton(AF_INET, source, &s.sin_addr) != 1) { close(fd); return -EINVAL; }
+        if (bind(fd, (struct sockaddr *)&s, sizeof s) != 0) { int e = errno; close(fd); return -e; }
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (errno != EINPROGRESS) { int e = errno; close(fd); return -e; }
+        int rc = wait_fd(fd, POLLOUT, timeout_ms);
+        if (rc != 0) { close(fd); return rc; }
+        int err = 0; socklen_t len = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) { close(fd); return -err; }
+    }
+    return fd;
+}
+
+long jt_send_some(int fd, const void *data, size_t len, int timeout_ms) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                int rc = wait_fd(fd, POLLOUT, timeout_ms);
+                if (rc == -ETIMEDOUT) break;
+                if (rc) return off ? (long)off : rc;
+                continue;
+            }
+            return off ? (long)off : -errno;
+        }
+        off += (size_t)n;
+    }
+    return (long)off;
+}
+
 int jt_send_all(int fd, const void *data, size_t len) {
     size_t off = 0;
     while (off < len) {

@@ -181,17 +181,42 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
-        @Test func aWorkerRefusesConnectionsOverItsCap() throws {
-            let (server, _) = try start(workers: 1, ["JADEVECTORDB_SERVER_MAX_CONNECTIONS": "5"])
-            var open: [HTTPConnection] = []
-            for _ in 0..<5 {
-                let c = try HTTPConnection(port: server.port)
-                #expect(try c.request("GET", "/health").status == 200)
-                open.append(c)
+        /// Near its cap a worker closes the connections idle the longest (keep-alive, or never
+        /// sent a byte) so that new clients get in; at the cap, with every connection busy, a new
+        /// one gets 503 `overloaded` with Retry-After instead of a silent close.
+        @Test func aWorkerShedsIdleConnectionsThenRefusesWith503AtItsCap() throws {
+            let (server, _) = try start(workers: 1, ["JADEVECTORDB_SERVER_MAX_CONNECTIONS": "20"])
+            // 40 idle connections from 40 addresses (a slowloris crowd): none is refused, the
+            // oldest are closed as new ones arrive, and a newcomer is still served.
+            var idle: [HTTPConnection] = []
+            for i in 0..<40 {
+                idle.append(try HTTPConnection(port: server.port, source: "127.0.40.\(i + 1)"))
+                usleep(5_000)  // let the worker register it before the next one
             }
-            let extra = try HTTPConnection(port: server.port)
-            #expect(extra.waitForClose(timeoutMilliseconds: 3000))
-            open.removeAll()
+            #expect(try HTTPConnection(port: server.port).request("GET", "/health").status == 200)
+            #expect(idle.prefix(10).allSatisfy { $0.waitForClose(timeoutMilliseconds: 2000) })
+            idle.removeAll()
+            usleep(300_000)
+            // 20 busy connections (each in the middle of a request head): the 21st is refused
+            // with an answer.
+            var busy: [HTTPConnection] = []
+            for i in 0..<20 {
+                let c = try HTTPConnection(port: server.port, source: "127.0.41.\(i + 1)")
+                try c.send("GET /health HTTP/1.1\r\nHost: x\r\n")
+                busy.append(c)
+                usleep(5_000)
+            }
+            let refused = try HTTPConnection(port: server.port).request("GET", "/health")
+            #expect(refused.status == 503)
+            #expect(refused.errorCode == "overloaded")
+            #expect(refused.headers["retry-after"] == "1")
+            #expect(refused.headers["x-request-id"] != nil)
+            // The busy ones finish their requests and are answered.
+            for c in busy.prefix(3) {
+                try c.send("\r\n")
+                #expect(try c.readResponse().status == 200)
+            }
+            busy.removeAll()
             usleep(300_000)
             #expect(try HTTPConnection(port: server.port).request("GET", "/health").status == 200)
             server.signal(SIGTERM)

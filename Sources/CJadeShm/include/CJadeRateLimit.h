@@ -44,6 +44,23 @@ enum jade_rl_policy {
     JADE_RL_FAIL_CLOSED = 2,
 };
 
+/// Eviction classes: what a new key may push out of a full stripe once no entry is free or
+/// idle. A key of class c below PINNED may take the least recently used live bucket of a class
+/// at most c; a PINNED key may take live ANONYMOUS and ADDRESS buckets; live PINNED buckets are
+/// never taken. So keys that unauthenticated clients choose freely (account names in a reset
+/// request) churn among themselves, client addresses cannot push out authenticated identities,
+/// and counters that must not be lost (open connections) stay.
+enum jade_rl_class {
+    /// Keys an unauthenticated client picks at will (an account name in a reset request).
+    JADE_RL_CLASS_ANONYMOUS = 0,
+    /// Keys of client addresses (login, registration, reset per address, failed logins).
+    JADE_RL_CLASS_ADDRESS = 1,
+    /// Keys of authenticated identities (API limit per key or user).
+    JADE_RL_CLASS_IDENTITY = 2,
+    /// Never evicted while live; never evicts a live bucket (jade_rl_take's class).
+    JADE_RL_CLASS_PINNED = 3,
+};
+
 /// Flags of a decision.
 enum jade_rl_flags {
     /// The key had no bucket: one was created (full) for it.
@@ -57,6 +74,8 @@ enum jade_rl_flags {
     JADE_RL_FLAG_RECOVERED = 1u << 3,
     /// The stripe lock could not be taken (not recoverable): the full-table policy decided.
     JADE_RL_FLAG_LOCK_FAILED = 1u << 4,
+    /// Creating it took a live bucket of another key (of the same or a lower class).
+    JADE_RL_FLAG_EVICTED_LIVE = 1u << 5,
 };
 
 /// The identity of a bucket: two independent 64-bit hashes of (kind, key). `primary` picks the
@@ -72,7 +91,7 @@ typedef struct {
     uint64_t check;        /* second hash; must match too */
     double tokens;         /* tokens at refill_ns, 0 ... burst */
     uint64_t refill_ns;    /* last refill (CLOCK_MONOTONIC) */
-    uint64_t last_use_ns;  /* last take (LRU order among idle entries) */
+    uint64_t last_use_ns;  /* last take (LRU order); the top two bits hold the jade_rl_class */
     uint64_t full_ns;      /* when the bucket is full again: idle, hence reusable, from then on */
     double rate;           /* tokens per second at the last take */
     double burst;          /* bucket size at the last take */
@@ -110,7 +129,7 @@ typedef struct {
     uint64_t table_full;
     /// Of those, the ones allowed (fail-open).
     uint64_t fail_open_allowed;
-    /// Idle buckets of other keys reused for a new key.
+    /// Buckets of other keys reused for a new key (idle or live).
     uint64_t evictions;
     /// Stripe locks recovered from a dead owner (EOWNERDEAD).
     uint64_t lock_recoveries;
@@ -119,6 +138,8 @@ typedef struct {
     /// The table's full-table policy.
     uint32_t policy;
     uint32_t reserved;
+    /// Of the evictions, those that took a live bucket (see jade_rl_class).
+    uint64_t live_evictions;
 } jade_rl_stats_t;
 
 /// `requested` rounded up to a power of two within [JADE_RL_MIN_CAPACITY, JADE_RL_MAX_CAPACITY].
@@ -144,6 +165,9 @@ jade_rl_key_t jade_rl_hash(const jade_rl_table_t *t, const void *kind, size_t ki
 /// burst is not positive and finite, or cost is negative, not finite or above burst.
 int jade_rl_take(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now_ns, double rate, double burst, double cost,
                  uint32_t policy, jade_rl_result_t *out);
+/// jade_rl_take for a key of eviction class `klass` (jade_rl_class; jade_rl_take uses PINNED).
+int jade_rl_take_class(jade_rl_table_t *t, jade_rl_key_t key, uint64_t now_ns, double rate, double burst,
+                       double cost, uint32_t policy, uint32_t klass, jade_rl_result_t *out);
 /// One token-bucket decision (cost 1) on a bucket held in a single 64-bit word, lock-free: the
 /// generic cell rate algorithm. `*tat` is the theoretical arrival time in CLOCK_MONOTONIC
 /// nanoseconds (0: a full bucket); a request passes when, after it, the bucket would be at most

@@ -110,6 +110,12 @@ public final class HTTPMetrics {
     /// Indexed by `RequestGuard.Limit.index`.
     let rateLimit: [(allowed: MetricCounter, limited: MetricCounter)]
     let blockedRequests: MetricCounter
+    /// Idle connections closed to make room near the connection cap.
+    let idleConnectionsClosed: MetricCounter
+    /// Connections refused with 503 `overloaded` at the connection cap.
+    let connectionsRefused: MetricCounter
+    /// Rate-limit decisions the table had no room to record, by limit.
+    let unrecordedDecisions: [String: MetricCounter]
 
     /// `POST /v1/auth/login` etc.: the sprint plan's `method` label of each authentication route.
     static let authMethods: [String: String] = [
@@ -164,6 +170,23 @@ public final class HTTPMetrics {
             limits.append((c("allowed"), c("limited")))
         }
         rateLimit = limits
+        idleConnectionsClosed = registry.counter(
+            "jadevectordb_connections_shed_total",
+            help: "Connections the server closed or refused to stay under its cap.",
+            labels: [("reason", "idle_closed")])
+        connectionsRefused = registry.counter(
+            "jadevectordb_connections_shed_total",
+            help: "Connections the server closed or refused to stay under its cap.",
+            labels: [("reason", "overloaded")])
+        var unrecorded: [String: MetricCounter] = [:]
+        for kind in RequestGuard.Limit.allCases.map(\.rawValue) + ["connections", "login_failures"] {
+            unrecorded[kind] = registry.counter(
+                "jadevectordb_rate_limit_unrecorded_total",
+                help:
+                    "Rate-limit decisions the full table had no room to record (security limits refuse them).",
+                labels: [("limit", kind)])
+        }
+        unrecordedDecisions = unrecorded
         blockedRequests = registry.counter(
             "jadevectordb_blocked_requests_total", help: "Requests refused because the client address is blocked.")
         // Registered up front so every method label exists from the first scrape.
@@ -222,6 +245,9 @@ public final class HTTPMetrics {
         }
         permissionDuration.observe(nanoseconds: nanoseconds)
     }
+
+    /// Records a decision the rate-limit table had no room for.
+    func recordUnrecorded(_ kind: String) { unrecordedDecisions[kind]?.increment() }
 
     /// Records a rate-limit decision.
     func recordRateLimit(_ limit: RequestGuard.Limit, allowed: Bool) {

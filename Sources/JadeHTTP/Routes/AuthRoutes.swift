@@ -91,6 +91,8 @@ public struct AuthRoutes {
                 guard (username == nil) != (email == nil) else {
                     throw APIError.invalid("Send exactly one of \"username\" or \"email\".")
                 }
+                // Per address first: an address over its budget creates no per-account bucket.
+                _ = try limited(.passwordResetAddress, key: r.remoteAddress ?? "-", "password reset requests")
                 let headers = try limited(
                     .passwordReset, key: (username ?? email ?? "").lowercased(),
                     "password reset requests for this account")

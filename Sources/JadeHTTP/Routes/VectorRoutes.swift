@@ -2,6 +2,7 @@ import Foundation
 import JadeAuth
 import JadeCore
 import JadeVectors
+import NIOCore
 
 /// `/v1/databases…`: the vector database catalogue, vectors, search and per-database ACLs.
 /// A caller without the route's permission gets 403 whether or not the database exists, so
@@ -17,9 +18,14 @@ public struct VectorRoutes {
         var byName: [String: (info: VectorDatabaseInfo, response: HTTPResponse)] = [:]
     }
 
-    public init(vectors: VectorStore, auth: AuthService) {
+    /// Largest answer (`server.max_response_bytes`): search results are rendered straight into
+    /// the body and given up with 422 as soon as they pass it.
+    let maxResponseBytes: Int
+
+    public init(vectors: VectorStore, auth: AuthService, maxResponseBytes: Int = 8 << 20) {
         self.vectors = vectors
         self.auth = auth
+        self.maxResponseBytes = maxResponseBytes
     }
 
     public func register(on router: Router) {
@@ -183,16 +189,41 @@ public struct VectorRoutes {
         let hits = try vectors.search(
             database: info.name, query: query, k: k, filter: filter, includeValues: includeValues,
             includeMetadata: includeMetadata)
-        return .json(
-            .object([
-                "results": .array(
-                    hits.map { hit in
-                        var fields: [String: JSON] = ["id": .string(hit.id), "score": .float(hit.score)]
-                        if let values = hit.values { fields["values"] = .array(values.map { .float($0) }) }
-                        if let metadata = hit.metadata { fields["metadata"] = Self.metadata(metadata) }
-                        return .object(fields)
-                    })
-            ]))
+        return HTTPResponse(body: try Self.render(hits, limit: maxResponseBytes))
+    }
+
+    /// `{"results": [{"id", "metadata"?, "score", "values"?}, ...]}` (keys sorted, as `JSON`
+    /// writes them), written hit by hit without building a JSON tree, and given up with 422
+    /// `response_too_large` once the body passes `limit` bytes: an answer too large to send
+    /// costs at most `limit` bytes of memory.
+    static func render(_ hits: [SearchHit], limit: Int) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeStaticString("{\"results\":[")
+        for (i, hit) in hits.enumerated() {
+            if i > 0 { buffer.writeStaticString(",") }
+            buffer.writeStaticString("{\"id\":")
+            JSON.writeString(hit.id, to: &buffer)
+            if let metadata = hit.metadata {
+                buffer.writeStaticString(",\"metadata\":")
+                Self.metadata(metadata).write(to: &buffer)
+            }
+            buffer.writeStaticString(",\"score\":")
+            JSON.float(hit.score).write(to: &buffer)
+            if let values = hit.values {
+                buffer.writeStaticString(",\"values\":[")
+                for (j, value) in values.enumerated() {
+                    if j > 0 { buffer.writeStaticString(",") }
+                    JSON.float(value).write(to: &buffer)
+                }
+                buffer.writeStaticString("]")
+            }
+            buffer.writeStaticString("}")
+            if buffer.readableBytes > limit {
+                throw APIError.responseTooLarge(bytes: buffer.readableBytes, limit: limit)
+            }
+        }
+        buffer.writeStaticString("]}")
+        return buffer
     }
 
     /// Largest accepted |value|: 4096 × (1e15)² stays far below float32's maximum.

@@ -4,6 +4,8 @@ import JadeConfig
 import JadeCore
 import JadeShared
 import Logging
+import NIOHTTP1
+import Synchronization
 
 /// Request-level protection shared by every worker through shared memory: token-bucket rate
 /// limits, connection counts per client address, failed-login counting per address, and the
@@ -13,6 +15,9 @@ public final class RequestGuard: @unchecked Sendable {
     /// The configured limits (`rate_limits.<name>` in security_config.json).
     public enum Limit: String, CaseIterable, Sendable {
         case login, registration, api, passwordReset = "password_reset", global
+        /// Password-reset requests per client address, taken before the per-account bucket so
+        /// that one address cannot fill the table with made-up account names.
+        case passwordResetAddress = "password_reset_address"
 
         /// The position in `allCases`, for arrays indexed by limit (a dictionary would hash the
         /// raw string on every request).
@@ -23,6 +28,25 @@ public final class RequestGuard: @unchecked Sendable {
             case .api: return 2
             case .passwordReset: return 3
             case .global: return 4
+            case .passwordResetAddress: return 5
+            }
+        }
+
+        /// Whose key the bucket is, and so what it may push out of a full table.
+        var evictionClass: RateLimitEvictionClass {
+            switch self {
+            case .login, .registration, .passwordResetAddress: return .address
+            case .passwordReset: return .anonymous
+            case .api, .global: return .identity
+            }
+        }
+
+        /// Limits that stand between an attacker and credentials: when the table has no room
+        /// to record a decision they refuse (fail closed) whatever the table's policy.
+        var isSecurity: Bool {
+            switch self {
+            case .login, .registration, .passwordReset, .passwordResetAddress: return true
+            case .api, .global: return false
             }
         }
     }
@@ -81,16 +105,18 @@ public final class RequestGuard: @unchecked Sendable {
     // MARK: client address
 
     /// The client address: the socket peer, or, only when the peer is a trusted proxy, the
-    /// right-most address of X-Forwarded-For that is not itself a trusted proxy.
-    public func clientAddress(peer: IPAddress?, forwardedFor: String?) -> IPAddress? {
-        guard let peer, let forwardedFor, !trustedProxies.isEmpty, isTrusted(peer) else { return peer }
-        var candidate = peer
-        for part in forwardedFor.split(separator: ",").reversed() {
-            guard let address = IPAddress(part.trimmingCharacters(in: .whitespaces)) else { break }
-            candidate = address
-            if !isTrusted(address) { break }
+    /// right-most address of X-Forwarded-For (all its header lines, in order) that is not
+    /// itself a trusted proxy (see `IPAddress.forwardedClient`). Nil for an unknown client
+    /// behind a trusted proxy (an entry that is not an address): such a request is limited
+    /// under its own key and its failures never block the proxy.
+    public func clientAddress(peer: IPAddress?, headers: HTTPHeaders) -> IPAddress? {
+        guard let peer, !trustedProxies.isEmpty, isTrusted(peer) else { return peer }
+        var entries: [Substring] = []
+        for (name, value) in headers where name.utf8.count == 15 && name.lowercased() == "x-forwarded-for" {
+            entries.append(contentsOf: value.split(separator: ",", omittingEmptySubsequences: false))
         }
-        return candidate
+        if entries.isEmpty { return peer }
+        return IPAddress.forwardedClient(peer: peer, entries: entries, isTrusted: isTrusted)
     }
 
     func isTrusted(_ address: IPAddress) -> Bool { trustedProxies.contains { $0.contains(address) } }
@@ -107,10 +133,34 @@ public final class RequestGuard: @unchecked Sendable {
             decision = segment.takeGlobalLimit(rule)  // its own word in the segment, not the table
         } else {
             guard let table else { return nil }
-            decision = table.take(kind: limit.rawValue, key: key, rule: rule)
+            decision = table.take(
+                table.key(kind: limit.rawValue, key: key), rate: rule.rate, burst: Double(rule.burst),
+                policy: limit.isSecurity ? .failClosed : nil, evictionClass: limit.evictionClass)
+            if decision.decidedByPolicy { unrecorded(limit.rawValue, refused: !decision.allowed) }
         }
         metrics?.recordRateLimit(limit, allowed: decision.allowed)
         return decision
+    }
+
+    /// When the last "no room" line was logged (monotonic ns), to log at most one a minute.
+    private let lastFullTableLog = Mutex<UInt64>(0)
+
+    /// A decision the table had no room to record: counted, and logged at most once a minute.
+    private func unrecorded(_ kind: String, refused: Bool) {
+        metrics?.recordUnrecorded(kind)
+        let now = monotonicNanoseconds()
+        let due = lastFullTableLog.withLock { last in
+            guard last == 0 || now &- last >= 60_000_000_000 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        logger.error(
+            "rate-limit table full: a decision could not be recorded",
+            metadata: [
+                "limit": "\(kind)", "decision": "\(refused ? "refused (fail closed)" : "allowed (fail open)")",
+                "hint": "raise security.rate_limit_table_capacity",
+            ])
     }
 
     /// Takes one request from the API limit of an API key (bucket `key:<id>`).
@@ -153,7 +203,9 @@ public final class RequestGuard: @unchecked Sendable {
         guard let table else { return true }
         // A bucket that never refills (in practice) is a counter of open connections.
         let d = table.take(
-            table.key(kind: "connections", key: address.description), rate: 1e-9, burst: Double(maxConnectionsPerIP))
+            table.key(kind: "connections", key: address.description), rate: 1e-9, burst: Double(maxConnectionsPerIP),
+            policy: .failClosed, evictionClass: .pinned)
+        if d.decidedByPolicy { unrecorded("connections", refused: true) }
         return d.allowed
     }
 
@@ -165,34 +217,91 @@ public final class RequestGuard: @unchecked Sendable {
 
     // MARK: IP blocking
 
-    /// Seconds left on a block of `address`, or nil when it is not blocked.
-    public func blockRemaining(_ address: IPAddress) -> TimeInterval? {
+    /// Whether the cached block list may be out of date: the shared blocks epoch moved (any
+    /// worker, or the master relaying the admin CLI, changed the list) since it was read.
+    /// Lookups must then wait for ``whenBlockListCurrent(_:)``.
+    public var blockListIsStale: Bool {
+        guard ipBlocking else { return false }
         let epoch = segment.header.blocksEpoch
-        lock.lock()
-        defer { lock.unlock() }
-        if epoch != blocksEpoch {
-            do {
-                var fresh: [IPAddress: TimeInterval] = [:]
-                for block in try auth.activeIPBlocks() {
-                    if let ip = IPAddress(block.ip) { fresh[ip] = block.until }
-                }
-                blocked = fresh
-                blocksEpoch = epoch
-            } catch {
-                logger.error("cannot load the IP block list", metadata: ["error": "\(error)"])
-            }
+        return lock.withLock { epoch != blocksEpoch }
+    }
+
+    /// Calls `done(true)` once the cached block list is as current as the shared epoch, at
+    /// once when it already is; reads it again on a background queue if needed (one read for
+    /// every caller waiting). `done(false)` when it cannot be read: the caller refuses the
+    /// request (503) rather than serve it against an old list. `done` runs on any thread.
+    public func whenBlockListCurrent(_ done: @escaping @Sendable (Bool) -> Void) {
+        enum Next { case current, wait, refresh }
+        let epoch = segment.header.blocksEpoch
+        let next: Next = lock.withLock {
+            if epoch == blocksEpoch { return .current }
+            waiting.append(done)
+            if refreshing { return .wait }
+            refreshing = true
+            return .refresh
         }
+        switch next {
+        case .current: done(true)
+        case .wait: break
+        case .refresh: refreshQueue.async { [self] in refreshBlocks() }
+        }
+    }
+
+    /// Seconds left on a block of `address` in the cached list, or nil when it is not blocked
+    /// (never for an allowlisted address, nor while `security.enable_ip_blocking` is off).
+    /// Never touches SQLite; see ``blockListIsStale``.
+    public func blockRemaining(_ address: IPAddress) -> TimeInterval? {
+        guard ipBlocking else { return nil }
         // Nearly always nothing is blocked: skip hashing the address.
-        guard !blocked.isEmpty, let until = blocked[address] else { return nil }
+        let until: TimeInterval? = lock.withLock { blocked.isEmpty ? nil : blocked[address] }
+        guard let until, !isAllowlisted(address) else { return nil }
         let left = until - Date().timeIntervalSince1970
         return left > 0 ? left : nil
+    }
+
+    private var refreshing = false
+    private var waiting: [@Sendable (Bool) -> Void] = []
+    private let refreshQueue = DispatchQueue(label: "jadevectordb.blocklist")
+
+    /// Reads the block list from SQLite (blocking: call it before serving, or off the event
+    /// loop) and answers the requests waiting for it. When the read fails they are answered
+    /// `false`, and the previous list stays until a later read succeeds.
+    public func refreshBlocks() {
+        let epoch = segment.header.blocksEpoch
+        var fresh: [IPAddress: TimeInterval]?
+        do {
+            var loaded: [IPAddress: TimeInterval] = [:]
+            for block in try auth.activeIPBlocks() {
+                if let ip = IPAddress(block.ip) { loaded[ip] = block.until }
+            }
+            fresh = loaded
+        } catch {
+            logger.error("cannot load the IP block list", metadata: ["error": "\(error)"])
+        }
+        let answered: [@Sendable (Bool) -> Void] = lock.withLock {
+            if let fresh {
+                blocked = fresh
+                blocksEpoch = epoch
+            }
+            refreshing = false
+            defer { waiting.removeAll() }
+            return waiting
+        }
+        for done in answered { done(fresh != nil) }
     }
 
     /// A failed login from `address`: counted; at the threshold within the window the address
     /// is blocked (never an allowlisted one).
     public func loginFailed(_ address: IPAddress?) {
         guard ipBlocking, let address, let table, !isAllowlisted(address) else { return }
-        let d = table.take(kind: "login_failures", key: address.description, rule: failureRule)
+        let d = table.take(
+            table.key(kind: "login_failures", key: address.description), rate: failureRule.rate,
+            burst: Double(failureRule.burst), policy: .failClosed, evictionClass: .address)
+        if d.decidedByPolicy {
+            // No room to count it; the login limit (fail closed too) still holds the address.
+            unrecorded("login_failures", refused: true)
+            return
+        }
         guard d.remaining == 0 || !d.allowed else { return }
         table.reset(kind: "login_failures", key: address.description)
         do {
@@ -202,6 +311,7 @@ public final class RequestGuard: @unchecked Sendable {
                 actor: "system",
                 requestIP: address.description)
             segment.header.bumpBlocksEpoch()
+            refreshBlocks()
             logger.warning("blocked an address after failed logins", metadata: ["ip": "\(address)"])
         } catch {
             logger.error("cannot block an address", metadata: ["ip": "\(address)", "error": "\(error)"])
@@ -224,6 +334,7 @@ public final class RequestGuard: @unchecked Sendable {
         }
         let block = try auth.blockIP(address, duration: duration, reason: reason, actor: actor, requestIP: requestIP)
         segment.header.bumpBlocksEpoch()
+        refreshBlocks()
         return block
     }
 
@@ -232,6 +343,7 @@ public final class RequestGuard: @unchecked Sendable {
         let removed = try auth.unblockIP(address, actor: actor, requestIP: requestIP)
         table?.reset(kind: "login_failures", key: address.description)
         segment.header.bumpBlocksEpoch()
+        refreshBlocks()
         return removed
     }
 }

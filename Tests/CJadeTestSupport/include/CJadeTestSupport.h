@@ -7,6 +7,12 @@
 
 /// Connects to 127.0.0.1:port. Returns the fd, or -errno.
 int jt_connect(int port, int timeout_ms);
+/// Connects to 127.0.0.1:port from `source` (a loopback address such as "127.0.3.7", or NULL
+/// for any) with a receive buffer of `rcvbuf` bytes (0: the system's). Returns the fd, or -errno.
+int jt_connect_ex(int port, const char *source, int rcvbuf, int timeout_ms);
+/// Sends as much of `data` as the peer accepts within `timeout_ms` (never blocks longer).
+/// Returns the bytes sent, or -errno when nothing could be sent and the connection failed.
+long jt_send_some(int fd, const void *data, size_t len, int timeout_ms);
 /// Sends everything; 0 or -errno.
 int jt_send_all(int fd, const void *data, size_t len);
 /// Receives up to len bytes. Returns bytes (0 at EOF), -ETIMEDOUT on timeout, or -errno.

@@ -3,6 +3,8 @@ import Foundation
 /// JSON API calls for tests: one fresh connection per call, credentials optional.
 struct APIClient {
     let port: Int
+    /// The loopback address calls come from (nil: the system's choice, 127.0.0.1).
+    var source: String? = nil
 
     enum Credential {
         case bearer(String)
@@ -25,7 +27,7 @@ struct APIClient {
             data = try JSONSerialization.data(withJSONObject: body)
             headers["Content-Type"] = "application/json"
         }
-        return try httpRequest(port: port, method, path, headers: headers, body: data)
+        return try httpRequest(port: port, method, path, headers: headers, body: data, source: source)
     }
 
     /// Logs in and returns the session token (fails the test on any other answer).

@@ -24,8 +24,14 @@ final class HTTPConnection {
     let fd: Int32
     private var buffer = Data()
 
-    init(port: Int, timeoutMilliseconds: Int32 = 5000) throws {
-        let fd = jt_connect(Int32(port), timeoutMilliseconds)
+    /// Connects to 127.0.0.1:`port`, from the loopback address `source` when given (any of
+    /// 127.0.0.0/8 works without setup: tests play many clients that way), with a receive buffer
+    /// of `receiveBuffer` bytes when given (a client that reads slowly).
+    init(port: Int, source: String? = nil, receiveBuffer: Int32 = 0, timeoutMilliseconds: Int32 = 5000) throws {
+        let fd =
+            source == nil && receiveBuffer == 0
+            ? jt_connect(Int32(port), timeoutMilliseconds)
+            : jt_connect_ex(Int32(port), source, receiveBuffer, timeoutMilliseconds)
         guard fd >= 0 else { throw TestFailure("connect to \(port) failed: \(String(cString: strerror(-fd)))") }
         self.fd = fd
     }
@@ -106,10 +112,11 @@ final class HTTPConnection {
     }
 }
 
-/// One request on a fresh connection.
+/// One request on a fresh connection (from the loopback address `source` when given).
 func httpRequest(
-    port: Int, _ method: String = "GET", _ path: String, headers: [String: String] = [:], body: Data? = nil
+    port: Int, _ method: String = "GET", _ path: String, headers: [String: String] = [:], body: Data? = nil,
+    source: String? = nil
 ) throws -> HTTPReply {
-    let connection = try HTTPConnection(port: port)
+    let connection = try HTTPConnection(port: port, source: source)
     return try connection.request(method, path, headers: headers, body: body)
 }

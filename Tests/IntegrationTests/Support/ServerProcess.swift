@@ -120,7 +120,7 @@ final class ServerProcess {
         env["JADEVECTORDB_DATA_DIR"] = directory.path + "/data"
         if let notify { env["NOTIFY_SOCKET"] = notify.path }
         // Tests log in and register often from 127.0.0.1: generous limits unless a test sets its own.
-        for limit in ["LOGIN", "REGISTRATION", "PASSWORD_RESET"] {
+        for limit in ["LOGIN", "REGISTRATION", "PASSWORD_RESET", "PASSWORD_RESET_ADDRESS"] {
             env["JADEVECTORDB_RATE_LIMITS_\(limit)_LIMIT"] = "10000"
             env["JADEVECTORDB_RATE_LIMITS_\(limit)_BURST"] = "10000"
         }

@@ -335,4 +335,11 @@ int jade_memfd_with_contents(const char *name, const void *data, size_t size) {
     return fd;
 }
 
+int jade_memfd_zeroed(const char *name, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
 int jade_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JadeAuth
 import JadeConfig
+import JadeCore
 import JadeStore
 import Logging
 
@@ -14,8 +15,10 @@ extension JadeCommand {
     /// it notices within a second and drops its caches).
     struct Admin: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage users directly in the database.",
-            subcommands: [CreateUser.self, ResetPassword.self, ListUsers.self, UnlockUser.self])
+            abstract: "Manage users and blocked addresses directly in the database.",
+            subcommands: [
+                CreateUser.self, ResetPassword.self, ListUsers.self, UnlockUser.self, ListBlocks.self, UnblockIP.self,
+            ])
     }
 
     /// Opens the store and an AuthService for a maintenance command.
@@ -117,6 +120,47 @@ extension JadeCommand {
                     .compactMap { $0 }.joined(separator: ",")
                 print("\(u.id)\t\(u.username)\t\(u.email ?? "-")\t\(flags)\troles=\(u.roles.joined(separator: ","))")
             }
+        }
+    }
+
+    /// `admin list-blocks`: the addresses blocked now (for an operator locked out of the API).
+    struct ListBlocks: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list-blocks", abstract: "List blocked IP addresses (ip, until, created by, reason).")
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            let blocks = try context.auth.activeIPBlocks()
+            if blocks.isEmpty { print("no address is blocked") }
+            for b in blocks {
+                let until = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: b.until))
+                print("\(b.ip)\t\(until)\t\(b.createdBy)\t\(b.reason)")
+            }
+        }
+    }
+
+    /// `admin unblock-ip`: lifts a block directly in the database; running servers apply it
+    /// within a second (the master relays the change to every worker).
+    struct UnblockIP: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "unblock-ip", abstract: "Lift the block of an IP address.")
+        @OptionGroup var environment: EnvironmentOption
+        @Argument(help: "The blocked address (IPv4 or IPv6).") var ip: String
+
+        func run() throws {
+            guard let address = IPAddress(ip) else {
+                FileHandle.standardError.write(Data("jadevectordb: \(ip) is not an IPv4 or IPv6 address\n".utf8))
+                throw ExitCode(2)
+            }
+            let context = try AdminContext(environment)
+            var removed = false
+            try context.perform { removed = try context.auth.unblockIP(address, actor: "cli", requestIP: nil) }
+            guard removed else {
+                FileHandle.standardError.write(Data("jadevectordb: \(address) is not blocked\n".utf8))
+                throw ExitCode(1)
+            }
+            print("unblocked \(address)")
         }
     }
 

@@ -79,7 +79,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
     private var peerAddress: IPAddress?
-    private var countedConnection = false
+    private var connectionSlot: RequestGuard.ConnectionSlot?
     private var requestStart: NIODeadline = .now()
     private var queuedParts: [HTTPServerRequestPart] = []
     private var readHeld = false
@@ -107,7 +107,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         peerAddress = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
         server.register(self)
         if let guardian = server.requestGuard, let peer = peerAddress, !guardian.isTrusted(peer) {
-            guard guardian.connectionOpened(peer) else {
+            guard let slot = guardian.connectionOpened(peer) else {
                 reject(
                     context: context,
                     .error(
@@ -115,7 +115,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                         message: "Too many open connections from this address.", headers: [("Retry-After", "1")]))
                 return
             }
-            countedConnection = true
+            connectionSlot = slot
         }
         // A new connection must deliver a complete request within the request timeout.
         arm(server.limits.requestTimeout)
@@ -137,9 +137,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         disarm()
         timer?.cancel()
         timer = nil
-        if countedConnection, let peer = peerAddress {
-            countedConnection = false
-            server.requestGuard?.connectionClosed(peer)
+        if let slot = connectionSlot {
+            connectionSlot = nil
+            server.requestGuard?.connectionClosed(slot)
         }
         server.unregister(self)
         context.fireChannelInactive()

@@ -26,9 +26,12 @@ public final class Arbiter {
         var readyAt: UInt64?
         var retiring = false
         var killDeadline: UInt64?
+        /// The per-address connection slots it holds (given back when it exits).
+        let ledger: ConnectionLedger?
 
-        init(pid: pid_t, record: WorkerRecord, slot: Int, generation: UInt32) {
+        init(pid: pid_t, record: WorkerRecord, slot: Int, generation: UInt32, ledger: ConnectionLedger?) {
             self.pid = pid
+            self.ledger = ledger
             self.record = record
             self.slot = slot
             self.generation = generation
@@ -48,6 +51,8 @@ public final class Arbiter {
     private let logger = Logger(label: "jadevectordb.master")
     private let notifier = SystemdNotifier()
     private let segment: SharedSegment
+    /// The segment's rate-limit table (the master only gives back dead workers' slots).
+    private let rateLimitTable: RateLimitTable?
     private let sockets: ListeningSockets
     /// The loopback socket for `/metrics` when `metrics.port` is set (shared by every worker).
     private let metricsSocket: ListeningSockets?
@@ -101,6 +106,7 @@ public final class Arbiter {
         // Sized once: a reload cannot resize the segment (workers map it), so a new capacity needs a restart.
         segment = try SharedSegment.create(
             rateLimitCapacity: config.resolved.int("security.rate_limit_table_capacity"))
+        rateLimitTable = try? RateLimitTable(segment: segment)
         segment.header.configuredWorkers = UInt32(config.server.effectiveWorkers)
         segment.header.currentGeneration = generation
         configFDs[generation] = try Self.configMemfd(config.resolved)
@@ -206,6 +212,13 @@ public final class Arbiter {
             src.append(metricsSocket.descriptor(forSlot: 0))
             dst.append(6)
         }
+        // Where the worker records the per-address connection slots it takes (fd 7), so that
+        // they can be given back if it dies.
+        let ledger = try? ConnectionLedger.create(capacity: config.server.maxConnections + 64)
+        if let ledger {
+            src.append(ledger.fd)
+            dst.append(7)
+        }
         let rc = withCStrings(argv) { cargv in
             withCStrings(env) { cenv in
                 jade_spawn("/proc/self/exe", cargv, cenv, src, dst, Int32(src.count), &pid)
@@ -219,7 +232,7 @@ public final class Arbiter {
             return
         }
         record.pid = pid
-        workers[pid] = Worker(pid: pid, record: record, slot: slot, generation: generation)
+        workers[pid] = Worker(pid: pid, record: record, slot: slot, generation: generation, ledger: ledger)
         logger.info(
             "worker spawned", metadata: ["worker_pid": "\(pid)", "slot": "\(slot)", "generation": "\(generation)"])
     }
@@ -249,6 +262,20 @@ public final class Arbiter {
 
     // MARK: reaping and liveness
 
+    /// Gives back the per-address connection slots a worker that exited still held (a clean
+    /// exit holds none; a crash or kill held one per open connection).
+    private func releaseConnectionSlots(of worker: Worker) {
+        guard let ledger = worker.ledger, let table = rateLimitTable else { return }
+        let keys = ledger.recordedKeys()
+        guard !keys.isEmpty else { return }
+        for key in keys {
+            table.refund(key, rate: 1e-9, burst: Double(config.server.maxConnectionsPerIP))
+        }
+        logger.info(
+            "gave back the connection slots of an exited worker",
+            metadata: ["worker_pid": "\(worker.pid)", "slots": "\(keys.count)"])
+    }
+
     private func reap() {
         while true {
             var status: Int32 = 0
@@ -259,6 +286,7 @@ public final class Arbiter {
             // Fold its counters into the retired total before the record can be reused (the
             // scrape's seqlock keeps the fold atomic for readers: no decrease, no double count).
             segment.foldMetrics(record: worker.record.index)
+            releaseConnectionSlots(of: worker)
             worker.record.state = .free
             worker.record.pid = 0
             let how = Self.describe(status: status)

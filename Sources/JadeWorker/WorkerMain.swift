@@ -25,6 +25,9 @@ public enum WorkerDescriptors {
     public static let configuration: Int32 = 5
     /// The loopback `/metrics` socket, present only when `metrics.port` is set.
     public static let metricsListener: Int32 = 6
+    /// The connection ledger (`ConnectionLedger`): per-address slots the master gives back if
+    /// this worker dies.
+    public static let connectionLedger: Int32 = 7
 }
 
 /// The worker process: attach the segment, open the store, serve HTTP on the inherited socket,
@@ -93,6 +96,7 @@ public enum WorkerMain {
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
         requestGuard.metrics = metricsEnabled ? metrics.http : nil
         requestGuard.refreshBlocks()  // before serving: the event loop never reads SQLite
+        requestGuard.ledger = try? ConnectionLedger(fd: WorkerDescriptors.connectionLedger)
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)

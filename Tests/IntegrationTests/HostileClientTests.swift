@@ -275,6 +275,91 @@ extension Integration {
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }
+
+        /// A worker killed while holding connections: the master gives back its per-address
+        /// slots, so the address can open its full share again on the replacement worker.
+        @Test func connectionSlotsComeBackWhenAWorkerIsKilled() throws {
+            let (server, _) = try start(["JADEVECTORDB_SERVER_MAX_CONNECTIONS_PER_IP": "10"])
+            let address = "127.0.50.1"
+            for round in 0..<3 {
+                var held: [HTTPConnection] = []
+                for _ in 0..<10 {
+                    let c = try HTTPConnection(port: server.port, source: address)
+                    #expect(try c.request("GET", "/health").status == 200, "round \(round)")
+                    held.append(c)
+                }
+                let eleventh = try HTTPConnection(port: server.port, source: address)
+                #expect(try eleventh.readResponse().status == 429)
+                let worker = try #require(server.workerPIDs().first)
+                kill(worker, SIGKILL)
+                held.removeAll()
+                try waitUntil("a replacement worker", timeout: 15) {
+                    let pids = server.workerPIDs()
+                    return !pids.isEmpty && !pids.contains(worker)
+                        && (try? httpRequest(port: server.port, "GET", "/health").status) == 200
+                }
+            }
+            // After three kills the address still has all ten slots.
+            var held: [HTTPConnection] = []
+            for _ in 0..<10 {
+                let c = try HTTPConnection(port: server.port, source: address)
+                #expect(try c.request("GET", "/health").status == 200)
+                held.append(c)
+            }
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
+        /// An operator cannot lock themselves out for good: blocking one's own address needs
+        /// `force`; the admin CLI lists and lifts blocks directly in the database (running
+        /// servers apply it within about a second); and `security.ip_allowlist` wins over an
+        /// existing block as soon as a reload brings it.
+        @Test func anOperatorCanAlwaysGetBackIn() throws {
+            let directory = TemporaryDirectory()
+            let configDirectory = try directory.copyOfConfig()
+            let server = try ServerProcess(
+                workers: 2, environment: ["JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword], directory: directory,
+                configDirectory: configDirectory)
+            try server.waitHealthy()
+            let api = APIClient(port: server.port)
+            let admin = APIClient.Credential.bearer(try api.login("admin", Self.adminPassword))
+            let own = try api.call("POST", "/v1/admin/blocked-ips", ["ip": "127.0.0.1"], as: admin)
+            #expect(own.status == 409, "\(own.text)")
+            #expect(own.text.contains("force"))
+            let forced = try api.call("POST", "/v1/admin/blocked-ips", ["ip": "127.0.0.1", "force": true], as: admin)
+            #expect(forced.status == 201)
+            #expect(try api.call("GET", "/v1/auth/me", as: admin).status == 403)
+
+            // The CLI, on the same data directory while the server runs.
+            let cli = ["JADEVECTORDB_DATA_DIR": server.dataDirectory, "JADEVECTORDB_CONFIG_DIR": configDirectory]
+            let list = try runCommand(["admin", "list-blocks"], environment: cli)
+            #expect(list.status == 0 && list.output.contains("127.0.0.1"), "\(list.output)")
+            let lifted = try runCommand(["admin", "unblock-ip", "127.0.0.1"], environment: cli)
+            #expect(lifted.status == 0, "\(lifted.output)")
+            try waitUntil("every worker to let 127.0.0.1 in again", timeout: 10) {
+                try (0..<6).allSatisfy { _ in try api.call("GET", "/v1/auth/me", as: admin).status == 200 }
+            }
+            #expect(try runCommand(["admin", "unblock-ip", "127.0.0.1"], environment: cli).status == 1)
+            #expect(try runCommand(["admin", "unblock-ip", "not-an-ip"], environment: cli).status == 2)
+
+            // Blocked again; then the allowlist arrives by reload and wins at once.
+            let again = try api.call("POST", "/v1/admin/blocked-ips", ["ip": "127.0.0.1", "force": true], as: admin)
+            #expect(again.status == 201, "\(again.text)")
+            #expect(try api.call("GET", "/v1/auth/me", as: admin).status == 403)
+            let securityPath = configDirectory + "/security_config.json"
+            var security = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: securityPath)))
+                    as? [String: Any])
+            var section = security["security"] as? [String: Any] ?? [:]
+            section["ip_allowlist"] = ["127.0.0.0/8"]
+            security["security"] = section
+            try JSONSerialization.data(withJSONObject: security).write(to: URL(fileURLWithPath: securityPath))
+            server.signal(SIGHUP)
+            try server.waitForGeneration(2)
+            for _ in 0..<6 { #expect(try api.call("GET", "/v1/auth/me", as: admin).status == 200) }
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
     }
 }
 

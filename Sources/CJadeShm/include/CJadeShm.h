@@ -166,6 +166,9 @@ int jade_metrics_snapshot(jade_shm_segment_t *s, uint64_t *out, uint64_t count);
 
 /// An anonymous close-on-exec memfd holding `size` bytes copied from `data`; -1 with errno.
 int jade_memfd_with_contents(const char *name, const void *data, size_t size);
+/// An anonymous close-on-exec memfd of `size` zero bytes (pages allocated only when written);
+/// -1 with errno.
+int jade_memfd_zeroed(const char *name, size_t size);
 
 /// Monotonic clock in nanoseconds.
 uint64_t jade_monotonic_ns(void);

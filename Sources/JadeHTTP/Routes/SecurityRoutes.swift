@@ -26,9 +26,16 @@ public struct SecurityRoutes {
         router.add(.POST, "/v1/admin/blocked-ips", .global(.admin)) { r in
             r.blocking {
                 let body = try JSONBody(r)
-                try body.allowOnly(["ip", "duration_seconds", "reason"])
+                try body.allowOnly(["ip", "duration_seconds", "reason", "force"])
                 let text = try body.requiredString("ip", maxBytes: 64)
                 guard let ip = IPAddress(text) else { throw APIError.invalid("\"ip\" is not an IPv4 or IPv6 address.") }
+                // Blocking the address you are calling from locks you out: ask for it explicitly.
+                if ip == r.clientAddress, try body.bool("force") != true {
+                    throw APIError(
+                        .conflict, "conflict",
+                        "\(ip) is the address of this request: blocking it would lock you out. Send \"force\": true "
+                            + "to block it anyway.")
+                }
                 let duration = try body.int("duration_seconds") ?? 3600
                 guard (1...31_536_000).contains(duration) else {
                     throw APIError.invalid("\"duration_seconds\" must be from 1 to 31536000.")

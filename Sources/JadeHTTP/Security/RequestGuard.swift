@@ -198,22 +198,41 @@ public final class RequestGuard: @unchecked Sendable {
 
     // MARK: connections
 
-    /// Counts a new connection from `address`; false when it already has the maximum open.
-    public func connectionOpened(_ address: IPAddress) -> Bool {
-        guard let table else { return true }
-        // A bucket that never refills (in practice) is a counter of open connections.
-        let d = table.take(
-            table.key(kind: "connections", key: address.description), rate: 1e-9, burst: Double(maxConnectionsPerIP),
-            policy: .failClosed, evictionClass: .pinned)
-        if d.decidedByPolicy { unrecorded("connections", refused: true) }
-        return d.allowed
+    /// A connection slot taken from an address's share of `server.max_connections_per_ip`.
+    public struct ConnectionSlot: Sendable {
+        /// Nil when nothing is counted (no rate-limit table).
+        let key: RateLimitKey?
+        /// Where the slot is recorded for the master (nil: unrecorded).
+        let ledgerEntry: Int?
     }
 
-    /// Gives back the connection slot taken by `connectionOpened`.
-    public func connectionClosed(_ address: IPAddress) {
-        table?.refund(
-            table!.key(kind: "connections", key: address.description), rate: 1e-9, burst: Double(maxConnectionsPerIP))
+    /// The slots this worker holds, readable by the master if the worker dies (set before
+    /// serving; nil: unrecorded).
+    public var ledger: ConnectionLedger?
+
+    /// Takes a connection slot for `address`; nil when it already has the maximum open (or the
+    /// table has no room to count it: refused, fail closed).
+    public func connectionOpened(_ address: IPAddress) -> ConnectionSlot? {
+        guard let table else { return ConnectionSlot(key: nil, ledgerEntry: nil) }
+        let key = table.key(kind: "connections", key: address.description)
+        // A bucket that never refills (in practice) is a counter of open connections.
+        let d = table.take(
+            key, rate: Self.connectionRate, burst: Double(maxConnectionsPerIP), policy: .failClosed,
+            evictionClass: .pinned)
+        if d.decidedByPolicy { unrecorded("connections", refused: true) }
+        guard d.allowed else { return nil }
+        return ConnectionSlot(key: key, ledgerEntry: ledger?.record(key))
     }
+
+    /// Gives back a slot taken by `connectionOpened`.
+    public func connectionClosed(_ slot: ConnectionSlot) {
+        guard let table, let key = slot.key else { return }
+        if let entry = slot.ledgerEntry { ledger?.clear(entry) }
+        table.refund(key, rate: Self.connectionRate, burst: Double(maxConnectionsPerIP))
+    }
+
+    /// Refill rate of the open-connections counters: none, in practice.
+    public static let connectionRate = 1e-9
 
     // MARK: IP blocking
 

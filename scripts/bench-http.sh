@@ -15,6 +15,10 @@
 #   BENCH_AB_OFF     the settings (NAME=VALUE ...) of the "off" server of limiter-ab (default
 #                    JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false; e.g.
 #                    JADEVECTORDB_METRICS_ENABLED=false to measure metrics), named BENCH_AB_NAME
+#   BENCH_AB_OFF_BIN another jadevectordb binary for the "off" server of limiter-ab (default: the
+#                    same binary): with BENCH_AB_OFF="" it compares two builds, e.g. the
+#                    hostile-client protections against the commit before them
+#   BENCH_AB_PATH    the route limiter-ab measures (default /v1/auth/me; /health works too)
 #   BENCH_AB_KEYS    limiter-ab with N API keys sent in turn (default 1: one session token, so
 #                    every request of every worker takes from the same API-limit bucket)
 #   BENCH_JADE_BIN   the jadevectordb binary to measure (default .build/release/jadevectordb;
@@ -31,7 +35,8 @@ readonly DURATION="${BENCH_DURATION:-10s}"
 readonly WARMUP="${BENCH_WARMUP:-2s}"
 readonly TARGETS="${BENCH_TARGETS:-nginx jadevectordb baseline nolimits nometrics}"
 readonly WORKERS=2
-readonly AB_OFF="${BENCH_AB_OFF:-JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false}"
+readonly AB_OFF="${BENCH_AB_OFF-JADEVECTORDB_SECURITY_ENABLE_RATE_LIMITING=false}"
+readonly AB_PATH="${BENCH_AB_PATH:-/v1/auth/me}"
 readonly AB_NAME="${BENCH_AB_NAME:-rate limiter}"
 readonly READY_TIMEOUT=30   # seconds to wait for a server to answer /health
 readonly STOP_TIMEOUT=40    # seconds to wait for a server to exit after its stop signal
@@ -266,7 +271,7 @@ ab_run() {
     local -a credential=(-H "Authorization: Bearer $token")
     [[ "$token" == *.lua ]] && credential=(-s "$token")
     before="$(workers_cpu_ticks "$pid")"
-    skip_warmup=1 measure "ab $which" "$url" /v1/auth/me "${credential[@]}"
+    skip_warmup=1 measure "ab $which" "$url" "$AB_PATH" "${credential[@]}"
     after="$(workers_cpu_ticks "$pid")"
     # Microseconds of worker CPU per request.
     ab_cpu+=("ab $which|$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$last_requests" \
@@ -306,8 +311,11 @@ bench_limiter_ab() {
     on_pid="$jade_pid"
     prepare_credentials
     on_token="$(ab_credential on)"
+    local on_bin="$jade_bin"
+    jade_bin="${BENCH_AB_OFF_BIN:-$jade_bin}"
     # shellcheck disable=SC2086 # NAME=VALUE settings, split on spaces
     start_jadevectordb $AB_OFF
+    jade_bin="$on_bin"
     off_url="$jade_url"
     off_pid="$jade_pid"
     prepare_credentials
@@ -318,7 +326,7 @@ bench_limiter_ab() {
         local url_var="${which}_url" token_var="${which}_token"
         local -a credential=(-H "Authorization: Bearer ${!token_var}")
         [[ "${!token_var}" == *.lua ]] && credential=(-s "${!token_var}")
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP/#0/1s}" "${credential[@]}" "${!url_var}/v1/auth/me" >/dev/null
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP/#0/1s}" "${credential[@]}" "${!url_var}$AB_PATH" >/dev/null
     done
     for ((i = 0; i < rounds; i++)); do
         if ((i % 2 == 0)); then

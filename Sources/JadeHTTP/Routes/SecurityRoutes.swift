@@ -29,8 +29,9 @@ public struct SecurityRoutes {
                 try body.allowOnly(["ip", "duration_seconds", "reason", "force"])
                 let text = try body.requiredString("ip", maxBytes: 64)
                 guard let ip = IPAddress(text) else { throw APIError.invalid("\"ip\" is not an IPv4 or IPv6 address.") }
+                let force = try body.bool("force") ?? false
                 // Blocking the address you are calling from locks you out: ask for it explicitly.
-                if ip == r.clientAddress, try body.bool("force") != true {
+                if ip == r.clientAddress, !force {
                     throw APIError(
                         .conflict, "conflict",
                         "\(ip) is the address of this request: blocking it would lock you out. Send \"force\": true "

@@ -366,6 +366,7 @@ for row in "${results[@]}"; do
     case "$name" in
         nginx | jadevectordb) route="GET /health" ;;
         "jade db get") route="GET /v1/databases/x" ;;
+        "ab on" | "ab off") route="GET $AB_PATH" ;;
         *) route="GET /v1/auth/me" ;;
     esac
     pct="-"

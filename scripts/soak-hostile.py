@@ -10,10 +10,15 @@ Runs, for a bounded time, at the same time as the polite load (wrk, started by s
     5 s and never finishing;
   - large-answer clients: searches with k=1000 and values that are never read;
   - polite logins: the right password from another address, once a second (must all succeed);
-and samples the workers' resident memory every 5 s.
+and samples the workers' resident memory every 5 s (VmRSS, and its anonymous, file-backed and
+shared-memory parts).
 
 Prints one JSON object with the counts and the memory series. Usage:
-  soak-hostile.py PORT MASTER_PID ADMIN_PASSWORD API_KEY SECONDS
+  soak-hostile.py PORT MASTER_PID POLITE_PASSWORD API_KEY SECONDS
+The brute forcer attacks the account `admin`; the polite logins are of the user `polite` (a
+brute-forced account is locked by design, and its owner's logins then fail too).
+SOAK_CLIENTS (comma-separated, default all) picks the clients: brute, reset, pipeline,
+slowloris, large, logins.
 """
 import http.client
 import json
@@ -144,7 +149,7 @@ def large_answers():
 
 def polite_logins():
     while running():
-        status = post("/v1/auth/login", {"username": "admin", "password": PASSWORD}, source="127.0.0.1")
+        status = post("/v1/auth/login", {"username": "polite", "password": PASSWORD}, source="127.0.0.1")
         count("polite_login_%s" % status)
         time.sleep(1)
 
@@ -157,9 +162,12 @@ def rss_of_workers():
     out = {}
     for pid in children:
         try:
+            fields = {}
             for line in open("/proc/%s/status" % pid):
-                if line.startswith("VmRSS:"):
-                    out[pid] = int(line.split()[1]) * 1024
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    fields[name] = int(value.split()[0]) * 1024
+            out[pid] = fields
         except OSError:
             pass
     return out
@@ -175,8 +183,10 @@ def sampler():
         time.sleep(5)
 
 
-threads = [threading.Thread(target=f, daemon=True) for f in
-           (brute_force, reset_flood, pipeliner, slowloris, large_answers, polite_logins, sampler)]
+clients = {"brute": brute_force, "reset": reset_flood, "pipeline": pipeliner, "slowloris": slowloris,
+           "large": large_answers, "logins": polite_logins}
+chosen = os.environ.get("SOAK_CLIENTS", ",".join(clients)).split(",")
+threads = [threading.Thread(target=f, daemon=True) for f in [clients[c] for c in chosen if c] + [sampler]]
 for t in threads:
     t.start()
 for t in threads:

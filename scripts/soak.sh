@@ -10,10 +10,12 @@
 #   SOAK_DURATION  seconds of load (default 600)
 #   SOAK_WARMUP    seconds excluded from the memory-flatness check (default 60)
 #   SOAK_JADE_BIN  the binary (default .build/release/jadevectordb, built if missing)
+#   SOAK_CLIENTS   the hostile clients to run (default all; see scripts/soak-hostile.py)
 #
 # Passes (exit 0) when: the polite requests saw no error (no non-2xx answer, no socket error)
 # and every polite login succeeded; more than 99% of the brute forcer's attempts were refused;
-# and each worker's RSS after the warm-up stayed within 10% of its post-warm-up median.
+# and each worker's anonymous RSS (its heap; total RSS also counts the page cache of the mapped
+# vector segments, which grows with the data) stayed within 10% of its post-warm-up median.
 # Everything goes to 127.0.0.0/8; every process started is stopped by its PID.
 set -euo pipefail
 
@@ -65,6 +67,9 @@ key="$(curl -s -X POST -H "$json" -H "Authorization: Bearer $token" -d '{"name":
     python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 curl -sf -o /dev/null -X POST -H "$json" -H "X-API-Key: $key" -d '{"name":"soak","dimension":32,"metric":"dot"}' \
     "$url/v1/databases"
+readonly POLITE_PASSWORD=polite-user-password
+curl -sf -o /dev/null -X POST -H "$json" -H "Authorization: Bearer $token" \
+    -d "{\"username\":\"polite\",\"password\":\"$POLITE_PASSWORD\"}" "$url/v1/admin/users"
 python3 - "$url" "$key" <<'EOF'
 import json, random, sys, urllib.request
 url, key = sys.argv[1], sys.argv[2]
@@ -105,7 +110,7 @@ end
 EOF
 
 log "polite load and hostile clients for ${DURATION}s on $url"
-python3 "$repo/scripts/soak-hostile.py" "$port" "$server_pid" "$ADMIN_PASSWORD" "$key" "$DURATION" \
+python3 "$repo/scripts/soak-hostile.py" "$port" "$server_pid" "$POLITE_PASSWORD" "$key" "$DURATION" \
     >"$work/hostile.json" &
 hostile_pid=$!
 timeout $((DURATION + 60)) wrk -t2 -c32 -d"${DURATION}s" --latency -s "$work/mix.lua" "$url/health" \
@@ -133,24 +138,32 @@ print("polite load: %.0f requests/s, non-2xx %d, socket errors: %s" % (
 if non2xx or socket_errors:
     ok = False
 print("polite logins: %s" % polite_logins)
-if set(polite_logins) != {"polite_login_200"}:
+if set(polite_logins) - {"polite_login_200"}:
     ok = False
 share = refused / attempts if attempts else 0
 print("brute force: %d attempts, %d answered 401, %.3f%% refused (%s)" % (attempts, let_in, share * 100, brute))
 if share <= 0.99:
     ok = False
 print("hostile: %s" % {k: v for k, v in c.items() if not k.startswith(("brute_force_", "polite_login_"))})
+# The anonymous RSS over time (MiB per worker, about every 30 s).
+for t, rss in hostile["rss"][::6]:
+    print("t=%5.0fs anonymous RSS: %s" % (t, " ".join("%.0f" % (v.get("RssAnon", 0) / 2**20) for _, v in sorted(rss.items()))))
+# Flatness is judged on anonymous memory (heap: what clients can make a worker hold); total
+# RSS also counts file pages of the mapped vector segments, which grow with the data.
 series = {}
 for t, rss in hostile["rss"]:
     if t < warmup:
         continue
-    for pid, value in rss.items():
-        series.setdefault(pid, []).append(value)
+    for pid, fields in rss.items():
+        series.setdefault(pid, []).append(fields)
 for pid, values in sorted(series.items()):
-    median = statistics.median(values)
-    spread = max(abs(v - median) / median for v in values)
-    print("worker %s RSS after warm-up: median %.1f MiB, min %.1f, max %.1f, largest deviation %.1f%%" % (
-        pid, median / 2**20, min(values) / 2**20, max(values) / 2**20, spread * 100))
+    anon = [v.get("RssAnon", 0) for v in values]
+    total = [v.get("VmRSS", 0) for v in values]
+    median = statistics.median(anon)
+    spread = max(abs(v - median) / median for v in anon)
+    print("worker %s after warm-up: anonymous RSS median %.1f MiB (min %.1f, max %.1f, largest deviation %.1f%%); "
+          "total RSS %.1f to %.1f MiB" % (pid, median / 2**20, min(anon) / 2**20, max(anon) / 2**20, spread * 100,
+                                           min(total) / 2**20, max(total) / 2**20))
     if spread > 0.10:
         ok = False
 print("soak: %s" % ("PASS" if ok else "FAIL"))

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "CJadeShm.h"
 
 #include <errno.h>
@@ -340,6 +341,16 @@ int jade_memfd_zeroed(const char *name, size_t size) {
     if (fd < 0) return -1;
     if (ftruncate(fd, (off_t)size) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
+}
+
+void jade_tune_malloc(void) {
+    /* A fixed threshold turns off glibc's dynamic one, which after the first large free keeps
+       every later large block (response bodies of hundreds of KiB) in the heap, where freed
+       space is seldom given back: large blocks are mapped and unmapped instead. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+    /* One arena per thread pool thread and event loop is enough; more only fragment. */
+    mallopt(M_ARENA_MAX, 4);
 }
 
 int jade_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

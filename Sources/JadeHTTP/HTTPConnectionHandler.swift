@@ -424,12 +424,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let result: HandlerResult
         switch server.router.match(head.method, path) {
         case .found(let route, let parameters):
+            let client = clientAddress(head)
             template = route.template
             metrics = route.metrics
             let request = RequestContext(
                 head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, clientAddress: clientAddress(head), peerAddress: peerAddress,
-                principal: nil, threadPool: server.threadPool)
+                eventLoop: context.eventLoop, clientAddress: client,
+                peerAddress: client == nil ? peerAddress : nil, principal: nil, threadPool: server.threadPool)
             result = server.run(route, request)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")

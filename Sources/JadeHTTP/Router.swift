@@ -39,7 +39,7 @@ public struct RequestContext {
     /// The client address (the peer, or the X-Forwarded-For address a trusted proxy vouches
     /// for); nil for an unknown client behind a trusted proxy.
     public let clientAddress: IPAddress?
-    /// The socket's peer.
+    /// The socket's peer, when it is not the client (an unknown client behind a trusted proxy).
     public var peerAddress: IPAddress? = nil
     /// The client address as text, for audit events and per-address limit keys (formatted only
     /// when asked for). An unknown client behind a proxy is `unknown via <proxy>`: limited

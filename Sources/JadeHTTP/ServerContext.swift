@@ -103,6 +103,7 @@ public final class ServerContext: @unchecked Sendable {
         connections[ObjectIdentifier(handler)] = handler
         if let connectionsGauge { _ = jade_add_u64(connectionsGauge, 1) }
         if let drainMode { handler.drain(drainMode) }
+        if !trackingIdleOrder && connections.count * 2 > limits.maxConnections { startTrackingIdleOrder() }
         if connections.count > idleSheddingThreshold { closeOldestIdle() }
     }
 
@@ -111,21 +112,32 @@ public final class ServerContext: @unchecked Sendable {
     /// byte) make way for new clients before the cap refuses anybody.
     var idleSheddingThreshold: Int { limits.maxConnections - max(1, limits.maxConnections / 10) }
 
-    /// Connections in the order they last became idle, oldest first; entries whose connection
-    /// left or has been busy since (its token moved on) are skipped when met.
+    /// Connections in the order they last became idle, oldest first, kept only while more than
+    /// half of `maxConnections` are open (below, a request costs one counter store); entries
+    /// whose connection left or has been busy since (its token moved on) are skipped when met.
     private var idleOrder = CircularBuffer<(id: ObjectIdentifier, token: UInt64)>()
+    private var trackingIdleOrder = false
     private var lastIdleToken: UInt64 = 0
 
     /// `handler` has just become idle (connected, or answered with keep-alive).
     func becameIdle(_ handler: HTTPConnectionHandler) {
         lastIdleToken &+= 1
         handler.idleToken = lastIdleToken
+        guard trackingIdleOrder else { return }
         idleOrder.append((ObjectIdentifier(handler), lastIdleToken))
         // Stale entries are dropped when there are more of them than live connections.
         if idleOrder.count > 2 * connections.count + 64 {
             idleOrder = CircularBuffer(
                 idleOrder.filter { entry in connections[entry.id].map { $0.idleToken == entry.token } ?? false })
         }
+    }
+
+    /// More than half the cap is open: the idle order is built from the tokens (oldest first)
+    /// and kept from now on.
+    private func startTrackingIdleOrder() {
+        trackingIdleOrder = true
+        let idle = connections.values.filter(\.isIdle).sorted { $0.idleToken < $1.idleToken }
+        idleOrder = CircularBuffer(idle.map { (ObjectIdentifier($0), $0.idleToken) })
     }
 
     /// Closes the connection idle the longest, if any.
@@ -143,6 +155,11 @@ public final class ServerContext: @unchecked Sendable {
     func unregister(_ handler: HTTPConnectionHandler) {
         if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil, let connectionsGauge {
             _ = jade_add_u64(connectionsGauge, UInt64.max)  // wrapping -1
+        }
+        if trackingIdleOrder && connections.count * 5 < limits.maxConnections * 2 {
+            // Back under 40% of the cap: stop keeping the order (hysteresis against flapping).
+            trackingIdleOrder = false
+            idleOrder.removeAll()
         }
         if connections.isEmpty, let drained {
             self.drained = nil
@@ -213,10 +230,34 @@ extension ServerContext {
     /// made on any worker holds on every worker from its next request.
     func screen(_ client: IPAddress?, then next: @escaping () -> HandlerResult) -> HandlerResult {
         guard let guardian = requestGuard else { return next() }
-        guard guardian.blockListIsStale else {
-            if let refusal = screenCurrent(client) { return .now(refusal) }
-            return next()
+        switch guardian.blockState(client) {
+        case .stale: return screenLater(guardian, client, then: next)
+        case .blocked(let left): return .now(blockedResponse(left))
+        case .clear: break
         }
+        if let refusal = globalLimitRefusal(guardian) { return .now(refusal) }
+        return next()
+    }
+
+    /// 403 `ip_blocked`, counted.
+    private func blockedResponse(_ left: TimeInterval) -> HTTPResponse {
+        requestGuard?.metrics?.blockedRequests.increment()
+        return .error(
+            .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",
+            headers: [("Retry-After", String(Int(left.rounded(.up))))])
+    }
+
+    /// 429 when the global limit is exhausted, else nil (taking one request from it).
+    private func globalLimitRefusal(_ guardian: RequestGuard) -> HTTPResponse? {
+        guard let decision = guardian.take(.global, key: "*"), !decision.allowed else { return nil }
+        return RequestGuard.rejection(decision, "requests to this server").response
+    }
+
+    /// Waits for a current block list, then screens and goes on (or answers 503 when the list
+    /// cannot be read).
+    private func screenLater(
+        _ guardian: RequestGuard, _ client: IPAddress?, then next: @escaping () -> HandlerResult
+    ) -> HandlerResult {
         let promise = eventLoop.makePromise(of: Bool.self)
         guardian.whenBlockListCurrent { current in promise.succeed(current) }
         let loop = eventLoop
@@ -229,7 +270,11 @@ extension ServerContext {
                             message: "The server cannot check its block list right now. Retry later.",
                             headers: [("Retry-After", "1")]))
                 }
-                if let refusal = self.screenCurrent(client) { return loop.makeSucceededFuture(refusal) }
+                // The list was read just now: screened against it without waiting again.
+                if case .blocked(let left) = guardian.blockState(client) {
+                    return loop.makeSucceededFuture(self.blockedResponse(left))
+                }
+                if let refusal = self.globalLimitRefusal(guardian) { return loop.makeSucceededFuture(refusal) }
                 switch next() {
                 case .now(let response): return loop.makeSucceededFuture(response)
                 case .later(let future): return future
@@ -237,26 +282,18 @@ extension ServerContext {
             })
     }
 
-    /// ``screen(_:then:)`` against the cached block list.
-    private func screenCurrent(_ client: IPAddress?) -> HTTPResponse? {
-        guard let guardian = requestGuard else { return nil }
-        if let client, let left = guardian.blockRemaining(client) {
-            guardian.metrics?.blockedRequests.increment()
-            return .error(
-                .forbidden, code: "ip_blocked", message: "Requests from this address are blocked.",
-                headers: [("Retry-After", String(Int(left.rounded(.up))))])
-        }
-        if let decision = guardian.take(.global, key: "*"), !decision.allowed {
-            return RequestGuard.rejection(decision, "requests to this server").response
-        }
-        return nil
-    }
-
     /// Passes the request through the guards (``screen(_:then:)``), admits it through the
     /// route's policy (authentication, per-key limit, permission), then runs its handler.
     func run(_ route: Router.Route, _ request: RequestContext) -> HandlerResult {
-        if route.isExemptFromLimits { return admit(route, request) }
-        return screen(request.clientAddress) { self.admit(route, request) }
+        // The same chain as `screen`, spelled out: no closure on the way through.
+        guard !route.isExemptFromLimits, let guardian = requestGuard else { return admit(route, request) }
+        switch guardian.blockState(request.clientAddress) {
+        case .stale: return screenLater(guardian, request.clientAddress) { self.admit(route, request) }
+        case .blocked(let left): return .now(blockedResponse(left))
+        case .clear: break
+        }
+        if let refusal = globalLimitRefusal(guardian) { return .now(refusal) }
+        return admit(route, request)
     }
 
     /// Authentication, per-key limit and permission, then the handler.

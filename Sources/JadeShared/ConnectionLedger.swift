@@ -28,13 +28,27 @@ public final class ConnectionLedger: @unchecked Sendable {
 
     /// A new, empty ledger of `capacity` entries (the master, before spawning a worker).
     public static func create(capacity: Int) throws -> ConnectionLedger {
-        let fd = jade_memfd_zeroed("jadevectordb-connections", max(1, capacity) * entrySize)
+        let fd = jade_memfd_zeroed(memfdName, max(1, capacity) * entrySize)
         guard fd >= 0 else {
             throw SharedSegmentError(
                 description: "cannot create a connection ledger: \(String(cString: strerror(errno)))")
         }
         return try ConnectionLedger(fd: fd)
     }
+
+    /// The ledger the master passed at fd `fd`, or nil when that descriptor is not one (the
+    /// master could not create it): checked by the memfd's name, so that a descriptor the
+    /// process opened itself (a database file) is never mapped and written.
+    public static func inherited(fd: Int32) -> ConnectionLedger? {
+        var target = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard path.hasPrefix("/memfd:\(memfdName) ") || path == "/memfd:\(memfdName)" else { return nil }
+        return try? ConnectionLedger(fd: fd)
+    }
+
+    static let memfdName = "jadevectordb-connections"
 
     /// Maps the ledger memfd `fd` (taking ownership of it).
     public init(fd: Int32) throws {

@@ -36,6 +36,7 @@ public enum WorkerMain {
     /// Runs the worker; never returns.
     public static func run(record recordIndex: Int, masterPID: Int32) -> Never {
         _ = jade_set_parent_death_signal(SIGTERM)
+        jade_tune_malloc()
         if getppid() != masterPID {
             // The master died between spawn and prctl.
             exit(1)
@@ -96,7 +97,7 @@ public enum WorkerMain {
             config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
         requestGuard.metrics = metricsEnabled ? metrics.http : nil
         requestGuard.refreshBlocks()  // before serving: the event loop never reads SQLite
-        requestGuard.ledger = try? ConnectionLedger(fd: WorkerDescriptors.connectionLedger)
+        requestGuard.ledger = ConnectionLedger.inherited(fd: WorkerDescriptors.connectionLedger)
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
         AdminRoutes(auth: auth).register(on: router)

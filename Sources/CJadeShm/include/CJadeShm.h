@@ -166,6 +166,10 @@ int jade_metrics_snapshot(jade_shm_segment_t *s, uint64_t *out, uint64_t count);
 
 /// An anonymous close-on-exec memfd holding `size` bytes copied from `data`; -1 with errno.
 int jade_memfd_with_contents(const char *name, const void *data, size_t size);
+/// Sets glibc's allocator for a long-running server process (a worker): large blocks mapped and
+/// given back on free, the heap trimmed above 1 MiB of free top space, at most 4 arenas. Call
+/// first thing, before other threads start.
+void jade_tune_malloc(void);
 /// An anonymous close-on-exec memfd of `size` zero bytes (pages allocated only when written);
 /// -1 with errno.
 int jade_memfd_zeroed(const char *name, size_t size);

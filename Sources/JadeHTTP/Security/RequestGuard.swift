@@ -174,7 +174,9 @@ public final class RequestGuard: @unchecked Sendable {
     private func takeAPI(prefix: Int, id: Int64) -> RateLimitDecision? {
         guard rateLimiting, let table, let apiKeys else { return nil }
         let rule = rules[Limit.api.index]
-        let decision = table.take(apiKeys.key(prefix: prefix, number: id), rate: rule.rate, burst: Double(rule.burst))
+        let decision = table.take(
+            apiKeys.key(prefix: prefix, number: id), rate: rule.rate, burst: Double(rule.burst),
+            evictionClass: .identity)
         metrics?.recordRateLimit(.api, allowed: decision.allowed)
         return decision
     }
@@ -236,15 +238,9 @@ public final class RequestGuard: @unchecked Sendable {
 
     // MARK: IP blocking
 
-    /// Whether the cached block list may be out of date: the shared blocks epoch moved (any
-    /// worker, or the master relaying the admin CLI, changed the list) since it was read.
-    /// Lookups must then wait for ``whenBlockListCurrent(_:)``.
-    public var blockListIsStale: Bool {
-        guard ipBlocking else { return false }
-        let epoch = segment.header.blocksEpoch
-        return lock.withLock { epoch != blocksEpoch }
-    }
-
+    /// The cached list is stale when the shared blocks epoch moved (any worker, or the master
+    /// relaying the admin CLI, changed the list) since it was read.
+    ///
     /// Calls `done(true)` once the cached block list is as current as the shared epoch, at
     /// once when it already is; reads it again on a background queue if needed (one read for
     /// every caller waiting). `done(false)` when it cannot be read: the caller refuses the
@@ -266,16 +262,30 @@ public final class RequestGuard: @unchecked Sendable {
         }
     }
 
-    /// Seconds left on a block of `address` in the cached list, or nil when it is not blocked
-    /// (never for an allowlisted address, nor while `security.enable_ip_blocking` is off).
-    /// Never touches SQLite; see ``blockListIsStale``.
-    public func blockRemaining(_ address: IPAddress) -> TimeInterval? {
-        guard ipBlocking else { return nil }
+    /// What the cached block list says of `client`, in one lock: the list is stale (see
+    /// ``whenBlockListCurrent(_:)``), the client is blocked for so many seconds, or not.
+    public enum BlockState {
+        case clear
+        case blocked(TimeInterval)
+        case stale
+    }
+
+    /// The block list's answer for `client` (nil: an unknown client behind a proxy, never
+    /// blocked by address). Never touches SQLite.
+    public func blockState(_ client: IPAddress?) -> BlockState {
+        guard ipBlocking else { return .clear }
+        let epoch = segment.header.blocksEpoch
+        lock.lock()
+        if epoch != blocksEpoch {
+            lock.unlock()
+            return .stale
+        }
         // Nearly always nothing is blocked: skip hashing the address.
-        let until: TimeInterval? = lock.withLock { blocked.isEmpty ? nil : blocked[address] }
-        guard let until, !isAllowlisted(address) else { return nil }
+        let until = blocked.isEmpty ? nil : client.flatMap { blocked[$0] }
+        lock.unlock()
+        guard let until, let client, !isAllowlisted(client) else { return .clear }
         let left = until - Date().timeIntervalSince1970
-        return left > 0 ? left : nil
+        return left > 0 ? .blocked(left) : .clear
     }
 
     private var refreshing = false

@@ -217,11 +217,18 @@ extension AuthService {
         if row["totp_enabled"] as Bool { throw AuthError.conflict("two-factor authentication is already enabled") }
         guard let secret = try? secretBox.open(sealed),
             let step = TOTP.verify(code: code, secret: secret, at: now, after: row["totp_last_step"] as UInt64?)
-        else { throw AuthError.invalid("the code is wrong or expired") }
+        else {
+            try recordFailure(
+                userID: principal.userID, username: principal.username, ip: ip, reason: "wrong totp code (enrolment)")
+            throw AuthError.invalid("the code is wrong or expired")
+        }
         try pool.write { db in
+            // The step is claimed in the same statement that checks it is unused.
             try db.execute(
-                sql: "UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ?",
-                arguments: [step, principal.userID])
+                sql:
+                    "UPDATE users SET totp_enabled = 1, totp_last_step = ? WHERE id = ? AND totp_enabled = 0 AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                arguments: [step, principal.userID, step])
+            guard db.changesCount == 1 else { throw AuthError.invalid("the code is wrong or expired") }
             try audit(
                 db, "totp_enabled", actor: principal.username, ip: ip, target: principal.username, outcome: "success")
         }
@@ -239,12 +246,20 @@ extension AuthService {
             throw AuthError.conflict("two-factor authentication is not enabled")
         }
         guard let secret = try? secretBox.open(sealed),
-            TOTP.verify(code: code, secret: secret, at: now, after: row["totp_last_step"] as UInt64?) != nil
-        else { throw AuthError.invalid("the code is wrong or expired") }
+            let step = TOTP.verify(code: code, secret: secret, at: now, after: row["totp_last_step"] as UInt64?)
+        else {
+            // Counted like a failed login: guessing codes here locks the account as guessing
+            // them at login does.
+            try recordFailure(
+                userID: principal.userID, username: principal.username, ip: ip, reason: "wrong totp code (disable)")
+            throw AuthError.invalid("the code is wrong or expired")
+        }
         try pool.write { db in
             try db.execute(
-                sql: "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL WHERE id = ?",
-                arguments: [principal.userID])
+                sql:
+                    "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL WHERE id = ? AND totp_enabled = 1 AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                arguments: [principal.userID, step])
+            guard db.changesCount == 1 else { throw AuthError.invalid("the code is wrong or expired") }
             try audit(
                 db, "totp_disabled", actor: principal.username, ip: ip, target: principal.username, outcome: "success")
         }

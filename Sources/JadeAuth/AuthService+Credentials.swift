@@ -152,14 +152,21 @@ extension AuthService {
         let time = now
         let expiresAt = time + settings.sessionTimeout
         let user = try pool.write { db -> User in
+            if let acceptedStep {
+                // Claim the code's time step in one conditional statement: of logins racing with
+                // the same code, exactly one finds the step unused (the others roll back).
+                try db.execute(
+                    sql:
+                        "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                    arguments: [acceptedStep, userID, acceptedStep])
+                guard db.changesCount == 1 else { throw AuthError.unauthenticated }
+            }
             try db.execute(
                 sql:
                     "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_used_at, ip) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [userID, Tokens.digest(token), time, expiresAt, time, ip])
             try db.execute(
-                sql:
-                    "UPDATE users SET failed_login_count = 0, locked_until = NULL, totp_last_step = COALESCE(?, totp_last_step) WHERE id = ?",
-                arguments: [acceptedStep, userID])
+                sql: "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = ?", arguments: [userID])
             if let rehash {
                 try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [rehash, userID])
             }
@@ -172,7 +179,7 @@ extension AuthService {
     }
 
     /// Counts a failed login against the account (locking it at the threshold) and audits it.
-    private func recordFailure(userID: Int64?, username: String, ip: String?, reason: String) throws {
+    func recordFailure(userID: Int64?, username: String, ip: String?, reason: String) throws {
         defer { if let userID { invalidate(user: userID) } }
         let threshold = settings.maxFailedLoginsPerAccount
         let lockFor = settings.lockoutDuration

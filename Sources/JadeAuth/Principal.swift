@@ -27,7 +27,7 @@ public struct Principal: Sendable, Equatable {
     }
 
     /// The mask of an API key, if any.
-    var keyPermissions: Set<Permission>? {
+    public var keyPermissions: Set<Permission>? {
         if case .apiKey(_, let permissions) = credential { return permissions }
         return nil
     }

@@ -111,6 +111,18 @@ public final class Gatekeeper: @unchecked Sendable {
                 return .failure(restricted(restriction))
             }
             return .success(true)
+        case .account(let allowing):
+            if principal.keyPermissions != nil {
+                return .failure(
+                    APIError(
+                        .forbidden, "forbidden",
+                        "An API key with a permission list cannot act on its owner's account; use a session or "
+                            + "an unrestricted key."))
+            }
+            if let restriction = principal.restriction, !allowing.contains(restriction) {
+                return .failure(restricted(restriction))
+            }
+            return .success(true)
         case .global(let permission):
             required = (permission, nil)
         case .database(let permission, let parameter):

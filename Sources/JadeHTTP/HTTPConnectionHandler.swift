@@ -95,6 +95,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         if context.channel.isActive { activated(context: context) }
     }
 
+    /// Lets go of the context (which holds this handler: keeping it would keep every closed
+    /// connection's handler, context and buffers alive) and of the timer.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+        rawContext = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         activated(context: context)
         context.fireChannelActive()

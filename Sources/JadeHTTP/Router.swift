@@ -12,6 +12,10 @@ public enum AccessPolicy: Sendable {
     /// Any valid credential; a restricted session (expired password, pending 2FA enrolment) only
     /// where its restriction is listed.
     case authenticated(allowing: Set<Principal.Restriction> = [])
+    /// The caller's own account (password, two-factor, API keys, sessions): like
+    /// `authenticated`, and only with a session or an API key without a permission list. A
+    /// key restricted to some permissions can use exactly those, never its owner's account.
+    case account(allowing: Set<Principal.Restriction> = [])
     /// A global permission (`admin`, `users:manage`, …).
     case global(Permission)
     /// A permission on the database named by a path parameter.

@@ -6,10 +6,11 @@ import Testing
     import Glibc
 #endif
 
-/// Resident memory of a process in bytes (VmRSS), or 0 when it cannot be read.
-func residentBytes(_ pid: pid_t) -> Int {
+/// Resident memory of a process in bytes (`VmRSS`, or another field of /proc/PID/status such as
+/// `RssAnon`), or 0 when it cannot be read.
+func residentBytes(_ pid: pid_t, field: String = "VmRSS") -> Int {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
         let kib = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
         return kib * 1024
     }
@@ -345,7 +346,7 @@ extension Integration {
             let lifted = try runCommand(["admin", "unblock-ip", "127.0.0.1"], environment: cli)
             #expect(lifted.status == 0, "\(lifted.output)")
             try waitUntil("every worker to let 127.0.0.1 in again", timeout: 10) {
-                try (0..<6).allSatisfy { _ in try api.call("GET", "/v1/auth/me", as: admin).status == 200 }
+                try api.statusOnEverySlot("GET", "/v1/auth/me", as: admin, workers: 2).values.allSatisfy { $0 == 200 }
             }
             #expect(try runCommand(["admin", "unblock-ip", "127.0.0.1"], environment: cli).status == 1)
             #expect(try runCommand(["admin", "unblock-ip", "not-an-ip"], environment: cli).status == 2)
@@ -365,6 +366,29 @@ extension Integration {
             server.signal(SIGHUP)
             try server.waitForGeneration(2)
             for _ in 0..<6 { #expect(try api.call("GET", "/v1/auth/me", as: admin).status == 200) }
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
+        /// A client that opens a connection per request (brute forcers, scanners): a closed
+        /// connection leaves nothing behind in the worker.
+        @Test func shortConnectionsLeaveNothingBehind() throws {
+            let (server, _) = try start(["JADEVECTORDB_LOGGING_ACCESS_LOG": "false"])
+            let worker = try workerPID(try HTTPConnection(port: server.port))
+            func churn(_ count: Int) throws {
+                for _ in 0..<count {
+                    let c = try HTTPConnection(port: server.port)
+                    try c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    _ = try c.readResponse()
+                }
+            }
+            try churn(2_000)  // warm-up: caches, allocator arenas
+            let before = residentBytes(worker, field: "RssAnon")
+            try churn(12_000)
+            let after = residentBytes(worker, field: "RssAnon")
+            print("hostile: 12,000 short connections: worker anonymous RSS \((after - before) / 1024) KiB")
+            // Before the fix each closed connection kept its handler and context (~600 bytes).
+            #expect(after - before < 3 * Self.mib, "anonymous RSS grew by \((after - before) / 1024) KiB")
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }

@@ -72,7 +72,7 @@ public struct AuthRoutes {
                 return response
             }
         }
-        router.add(.POST, "/v1/auth/password", .authenticated(allowing: [.passwordExpired])) { r in
+        router.add(.POST, "/v1/auth/password", .account(allowing: [.passwordExpired])) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["current_password", "new_password"])
@@ -114,7 +114,7 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        let enrolment: AccessPolicy = .authenticated(allowing: [.twoFactorEnrollment])
+        let enrolment: AccessPolicy = .account(allowing: [.twoFactorEnrollment])
         router.add(.POST, "/v1/auth/2fa/enroll", enrolment) { r in
             r.blocking {
                 let uri = try auth.enrollTOTP(r.principal!, ip: r.remoteAddress)
@@ -129,7 +129,7 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.DELETE, "/v1/auth/2fa", .authenticated()) { r in
+        router.add(.DELETE, "/v1/auth/2fa", .account()) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["code"])
@@ -137,15 +137,15 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.POST, "/v1/api-keys", .authenticated()) { r in r.blocking { try createKey(r) } }
-        router.add(.GET, "/v1/api-keys", .authenticated()) { r in
+        router.add(.POST, "/v1/api-keys", .account()) { r in r.blocking { try createKey(r) } }
+        router.add(.GET, "/v1/api-keys", .account()) { r in
             r.blocking {
                 .json(
                     .object(["api_keys": .array(try auth.listAPIKeys(userID: r.principal!.userID).map(AuthJSON.apiKey))]
                     ))
             }
         }
-        router.add(.DELETE, "/v1/api-keys/{id}", .authenticated()) { r in
+        router.add(.DELETE, "/v1/api-keys/{id}", .account()) { r in
             r.blocking {
                 guard let id = Int64(r.parameter("id")) else { throw APIError.notFound("No such API key.") }
                 let manager = try auth.authorize(r.principal!, .usersManage, database: nil)

@@ -353,4 +353,23 @@ void jade_tune_malloc(void) {
     mallopt(M_ARENA_MAX, 4);
 }
 
+void jade_set_process_title(const char *comm, const char *title) {
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
+    /* argv's strings lie end to end from argv[0] (program_invocation_name); their total length
+       is the size of /proc/self/cmdline. The title goes there, the rest is zeroed. */
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) total += (size_t)n;
+    close(fd);
+    char *area = program_invocation_name;
+    if (area == NULL || total < 2) return;
+    size_t len = strlen(title);
+    if (len > total - 1) len = total - 1;
+    memset(area, 0, total);
+    memcpy(area, title, len);
+}
+
 int jade_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -3,6 +3,10 @@ import GRDB
 import JadeConfig
 import JadeStore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// First-start creation of the `admin` user, and the change counter that lets command-line
 /// tools (which cannot reach the workers' shared memory) invalidate every worker's caches.
 public enum AdminBootstrap {
@@ -33,15 +37,40 @@ public enum AdminBootstrap {
         if let reason = auth.settings.policy.violation(password: password, username: "admin") {
             throw Failure(description: "secrets.admin_password: the bootstrap admin password \(reason)", exitCode: 2)
         }
+        // The file first: a password nobody can read would lock the operator out.
+        let file = passwordFile(dataDirectory: config.database.dataDirectory)
+        if generated { try writePrivately(password + "\n", to: file) }
         guard try auth.bootstrapAdmin(password: password) else { return }
         if generated {
+            // Never into the log stream (`serve > server.log 2>&1` would keep it): the terminal
+            // sees it only when standard error is one.
+            let shown = isatty(STDERR_FILENO) == 1 ? "\njadevectordb: the password is \(password)" : ""
             FileHandle.standardError.write(
                 Data(
                     """
-                    jadevectordb: created the bootstrap user 'admin' with the password \(password)
-                    jadevectordb: it is shown only this once; change it (POST /v1/auth/password) or set JADEVECTORDB_ADMIN_PASSWORD on a fresh data directory
+                    jadevectordb: created the bootstrap user 'admin'; its generated password is in \(file) (mode 0600)\(shown)
+                    jadevectordb: log in, change it (POST /v1/auth/password), then delete that file
 
                     """.utf8))
+        }
+    }
+
+    /// Where a generated bootstrap password is kept: `bootstrap-admin-password` in the data
+    /// directory, readable by the server's user only.
+    public static func passwordFile(dataDirectory: String) -> String { dataDirectory + "/bootstrap-admin-password" }
+
+    /// Writes `text` to a new file of mode 0600 (replacing an old one), whatever the umask.
+    static func writePrivately(_ text: String, to path: String) throws {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))", exitCode: 1)
+        }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+            throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))", exitCode: 1)
         }
     }
 

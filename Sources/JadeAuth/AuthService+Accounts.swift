@@ -18,7 +18,7 @@ extension AuthService {
 
     /// Creates a user with no role and no permission. `actor` is nil for self-registration.
     public func createUser(
-        username: String, password: String, email: String?, roles: [String] = [], actor: String?, ip: String?
+        username: String, password: String, email: String?, roles: [String] = [], actor: Principal?, ip: String?
     ) throws -> User {
         try validateUsername(username)
         try validateEmail(email)
@@ -27,7 +27,26 @@ extension AuthService {
         }
         let hash = try hasher.hash(password)
         let time = now
-        return try pool.write { db in
+        let roles = Set(roles).sorted()
+        if actor == nil && !roles.isEmpty { throw AuthError.forbidden("self-registration cannot assign roles") }
+        // The creator must hold everything the roles confer (see AuthService+Grants).
+        let check = { (db: Database) throws -> String? in
+            guard let actor else { return nil }
+            for role in roles {
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
+                    throw AuthError.notFound("role \(role) does not exist")
+                }
+                if let refusal = try self.refusalToConfer(
+                    try self.grants(ofRole: role, db), what: "role \(role)", actor: actor, db)
+                {
+                    return refusal
+                }
+            }
+            return nil
+        }
+        return try boundedWrite(
+            actor: actor ?? .system(username), ip: ip, action: "create_user", target: username, check: check
+        ) { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE username = ?", arguments: [username]) == true {
                 throw AuthError.conflict("username is taken")
             }
@@ -40,14 +59,11 @@ extension AuthService {
                     "INSERT INTO users (username, email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [username, email, hash, time, time])
             let id = db.lastInsertedRowID
-            for role in Set(roles).sorted() {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
-                    throw AuthError.notFound("role \(role) does not exist")
-                }
+            for role in roles {
                 try db.execute(sql: "INSERT INTO user_roles (user_id, role) VALUES (?, ?)", arguments: [id, role])
             }
             try audit(
-                db, actor == nil ? "user_registered" : "user_created", actor: actor ?? username, ip: ip,
+                db, actor == nil ? "user_registered" : "user_created", actor: actor?.username ?? username, ip: ip,
                 target: username, outcome: "success", details: roles.isEmpty ? nil : ["roles": roles])
             return try loadUser(db, id: id)!
         }
@@ -59,7 +75,15 @@ extension AuthService {
         return try createUser(username: username, password: password, email: email, actor: nil, ip: ip)
     }
 
-    /// Changes the caller's password and ends their other sessions.
+    /// Ends every outstanding password-reset token of a user whose password just changed: an
+    /// older reset link must not undo the new password.
+    func endResetTokens(_ db: Database, userID: Int64) throws {
+        try db.execute(
+            sql: "UPDATE password_reset_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+            arguments: [now, userID])
+    }
+
+    /// Changes the caller's password and ends their other sessions and reset tokens.
     public func changePassword(_ principal: Principal, current: String, new: String, ip: String?) throws {
         let hash = try pool.read { db in
             try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE id = ?", arguments: [principal.userID])
@@ -77,6 +101,7 @@ extension AuthService {
             try db.execute(
                 sql: "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
                 arguments: [newHash, now, principal.userID])
+            try endResetTokens(db, userID: principal.userID)
             try db.execute(
                 sql: "DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?", arguments: [principal.userID, keep])
             try audit(
@@ -178,6 +203,7 @@ extension AuthService {
                     "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_login_count = 0, locked_until = NULL WHERE id = ?",
                 arguments: [hash, now, userID])
             try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [userID])
+            try endResetTokens(db, userID: userID)
             try audit(db, "password_reset", actor: username, ip: ip, target: username, outcome: "success")
         }
         invalidate(user: userID)

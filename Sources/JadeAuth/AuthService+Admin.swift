@@ -86,7 +86,10 @@ extension AuthService {
         guard let owner, owner == principal.userID || mayManageUsers else {
             throw AuthError.notFound("no such API key")
         }
-        try pool.write { db in
+        try boundedWrite(
+            actor: principal, ip: ip, action: "revoke_api_key", target: "\(id)",
+            check: { db in owner == principal.userID ? nil : try refusalToManage(owner, actor: principal, db) }
+        ) { db in
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now, id])
             try audit(db, "api_key_revoked", actor: principal.username, ip: ip, target: "\(id)", outcome: "success")
         }
@@ -109,7 +112,10 @@ extension AuthService {
             hash = try hasher.hash(password)
         }
         if active == false && id == actor.userID { throw AuthError.conflict("you cannot deactivate yourself") }
-        let updated = try pool.write { db -> User in
+        let updated = try boundedWrite(
+            actor: actor, ip: ip, action: "update_user", target: existing.username,
+            check: { db in try refusalToManage(id, actor: actor, db) }
+        ) { db -> User in
             if let active {
                 try db.execute(sql: "UPDATE users SET active = ? WHERE id = ?", arguments: [active, id])
                 if !active {
@@ -136,6 +142,7 @@ extension AuthService {
                     sql: "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
                     arguments: [hash, now, id])
                 try db.execute(sql: "DELETE FROM sessions WHERE user_id = ?", arguments: [id])
+                try endResetTokens(db, userID: id)
                 try audit(
                     db, "password_reset_by_admin", actor: actor.username, ip: ip, target: existing.username,
                     outcome: "success")
@@ -149,7 +156,10 @@ extension AuthService {
     /// Deletes a user with their sessions, keys, roles and memberships.
     public func deleteUser(id: Int64, actor: Principal, ip: String?) throws {
         if id == actor.userID { throw AuthError.conflict("you cannot delete yourself") }
-        try pool.write { db in
+        try boundedWrite(
+            actor: actor, ip: ip, action: "delete_user", target: "\(id)",
+            check: { db in try refusalToManage(id, actor: actor, db) }
+        ) { db in
             guard let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [id])
             else {
                 throw AuthError.notFound("no such user")
@@ -260,16 +270,27 @@ extension AuthService {
     }
 
     /// Assigns or removes a role.
+    /// The actor must be able to manage the user and, to assign, hold everything the role confers.
     public func setUserRole(userID: Int64, role: String, assigned: Bool, actor: Principal, ip: String?) throws {
-        try pool.write { db in
+        var name = ""
+        let check = { (db: Database) throws -> String? in
             guard
-                let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
+                let username = try String.fetchOne(
+                    db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
             else {
                 throw AuthError.notFound("no such user")
             }
+            name = username
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
                 throw AuthError.notFound("no such role")
             }
+            if let refusal = try self.refusalToManage(userID, actor: actor, db) { return refusal }
+            guard assigned else { return nil }
+            return try self.refusalToConfer(try self.grants(ofRole: role, db), what: "role \(role)", actor: actor, db)
+        }
+        try boundedWrite(
+            actor: actor, ip: ip, action: assigned ? "assign_role" : "remove_role", target: "\(userID)", check: check
+        ) { db in
             if assigned {
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?, ?)", arguments: [userID, role])
@@ -311,16 +332,30 @@ extension AuthService {
         }
     }
 
+    /// The actor must be able to manage the user and, to add it, hold everything the group's ACL
+    /// entries grant.
     public func setGroupMember(group: String, userID: Int64, member: Bool, actor: Principal, ip: String?) throws {
-        try pool.write { db in
+        var name = ""
+        let check = { (db: Database) throws -> String? in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM groups WHERE name = ?", arguments: [group]) == true else {
                 throw AuthError.notFound("no such group")
             }
             guard
-                let name = try String.fetchOne(db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
+                let username = try String.fetchOne(
+                    db, sql: "SELECT username FROM users WHERE id = ?", arguments: [userID])
             else {
                 throw AuthError.notFound("no such user")
             }
+            name = username
+            if let refusal = try self.refusalToManage(userID, actor: actor, db) { return refusal }
+            guard member else { return nil }
+            return try self.refusalToConfer(
+                try self.grants(ofGroup: group, db), what: "group \(group)", actor: actor, db)
+        }
+        try boundedWrite(
+            actor: actor, ip: ip, action: member ? "add_group_member" : "remove_group_member", target: "\(userID)",
+            check: check
+        ) { db in
             if member {
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO group_members (group_name, user_id) VALUES (?, ?)",
@@ -359,7 +394,9 @@ extension AuthService {
         }
     }
 
-    /// Grants or revokes an ACL entry. `principal` is `user:ID` or `group:NAME`.
+    /// Grants or revokes an ACL entry. `principal` is `user:ID` or `group:NAME`. Bounded by the
+    /// route's policy: the caller holds `database:admin` on `database`, which implies every
+    /// permission an ACL entry can grant there.
     public func setACL(
         database: String, principal: String, permission: Permission, granted: Bool, actor: Principal, ip: String?
     )
@@ -454,7 +491,7 @@ extension AuthService {
         let count = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
         guard count == 0 else { return false }
         _ = try createUser(
-            username: "admin", password: password, email: nil, roles: ["admin"], actor: "bootstrap", ip: nil)
+            username: "admin", password: password, email: nil, roles: ["admin"], actor: .system("bootstrap"), ip: nil)
         return true
     }
 }

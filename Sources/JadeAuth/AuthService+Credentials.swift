@@ -49,7 +49,10 @@ extension AuthService {
                 restriction: restriction(
                     passwordChangedAt: row["password_changed_at"], totpEnabled: row["totp_enabled"],
                     isAdmin: row["is_admin"]))
-            credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
+            // Cached no longer than the session is valid (sliding: until it is extended again).
+            credentialCache.set(
+                principal, for: key, stamp: stamp, now: monotonicNow(),
+                lifetime: Self.lifetime(until: expiresAt, now: now))
             return principal
         case .apiKey:
             let (row, stamp) = try stampedRow(
@@ -77,9 +80,20 @@ extension AuthService {
             let principal = Principal(
                 userID: userID, username: row["username"], credential: .apiKey(id: row["id"], permissions: mask),
                 restriction: nil)
-            credentialCache.set(principal, for: key, stamp: stamp, now: monotonicNow())
+            credentialCache.set(
+                principal, for: key, stamp: stamp, now: monotonicNow(),
+                lifetime: Self.lifetime(until: (row["expires_at"] as Double?) ?? .infinity, now: now))
             return principal
         }
+    }
+
+    /// Nanoseconds from `now` to the wall-clock time `expiry` (0 when past; `.max` for never),
+    /// measured once so that the cache can count it down on the monotonic clock.
+    static func lifetime(until expiry: TimeInterval, now: TimeInterval) -> UInt64 {
+        let seconds = expiry - now
+        guard seconds.isFinite else { return .max }
+        guard seconds > 0 else { return 0 }
+        return seconds >= 1e9 ? .max : UInt64(seconds * 1e9)
     }
 
     /// The credential's row (one SELECT on a prepared statement cached per connection, its own

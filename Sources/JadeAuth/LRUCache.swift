@@ -83,11 +83,13 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         }
     }
 
-    /// Stores `value` stamped with `stamp` (taken before the value was computed).
-    public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64) {
-        guard capacity > 0, ttlNanoseconds > 0 else { return }
+    /// Stores `value` stamped with `stamp` (taken before the value was computed), for the
+    /// cache's TTL or `lifetime` nanoseconds, whichever ends first: a value that expires on its
+    /// own (a session, a key with an expiry) is never served past that moment.
+    public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64, lifetime: UInt64 = .max) {
+        guard capacity > 0, ttlNanoseconds > 0, lifetime > 0 else { return }
         lock.withLock { _ in
-            let expiresAt = now + ttlNanoseconds
+            let expiresAt = now + min(ttlNanoseconds, lifetime)
             if let i = state.pointee.index[key] {
                 state.pointee.nodes[Int(i)].value = value
                 state.pointee.nodes[Int(i)].stamp = stamp

@@ -26,6 +26,15 @@ public struct Principal: Sendable, Equatable {
         self.restriction = restriction
     }
 
+    /// The user id of ``system(_:)`` principals (SQLite row ids start at 1: no user has it).
+    public static let systemUserID: Int64 = 0
+
+    /// The operator at the command line (or the server bootstrapping itself): not a user, bound
+    /// by no grant (it holds the database file). Never produced from a request's credential.
+    public static func system(_ name: String) -> Principal {
+        Principal(userID: systemUserID, username: name, credential: .session(id: 0), restriction: nil)
+    }
+
     /// The mask of an API key, if any.
     public var keyPermissions: Set<Permission>? {
         if case .apiKey(_, let permissions) = credential { return permissions }

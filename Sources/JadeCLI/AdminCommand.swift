@@ -78,7 +78,7 @@ extension JadeCommand {
             let (password, generated) = readPassword(fromStandardInput: passwordStdin)
             try context.perform {
                 let user = try context.auth.createUser(
-                    username: username, password: password, email: email, roles: roles, actor: "cli", ip: nil)
+                    username: username, password: password, email: email, roles: roles, actor: .system("cli"), ip: nil)
                 print("created user \(user.username) (id \(user.id))" + (generated ? " with password \(password)" : ""))
             }
         }
@@ -101,9 +101,8 @@ extension JadeCommand {
                         $0.username.lowercased() == username.lowercased()
                     })
                 else { throw AuthError.notFound("no user \(username)") }
-                let cli = Principal(userID: 0, username: "cli", credential: .session(id: 0), restriction: nil)
                 _ = try context.auth.updateUser(
-                    id: user.id, active: nil, email: .none, password: password, actor: cli, ip: nil)
+                    id: user.id, active: nil, email: .none, password: password, actor: .system("cli"), ip: nil)
                 print("password of \(user.username) reset" + (generated ? " to \(password)" : ""))
             }
         }

@@ -28,7 +28,7 @@ extension JadeCommand {
             var target = port
             var host = "127.0.0.1"
             if target == nil {
-                let (resolved, _) = try environment.load()
+                let (resolved, _) = try environment.load(refusingRoot: false)
                 let server = JadeConfiguration(resolved).server
                 target = server.port
                 if server.host == "::1" || server.host == "::" { host = "::1" }

@@ -34,6 +34,9 @@ struct EnvironmentOption: ParsableArguments {
     @Option(name: .long, help: "Environment to load (development or production); default: JADEVECTORDB_ENV.")
     var env: String?
 
+    @Flag(name: .long, help: "Run as root in production (refused by default, as PostgreSQL does).")
+    var allowRoot = false
+
     func override() throws -> DeploymentEnvironment? {
         guard let env else { return nil }
         guard let parsed = DeploymentEnvironment(rawValue: env) else {
@@ -42,18 +45,24 @@ struct EnvironmentOption: ParsableArguments {
         return parsed
     }
 
-    /// Loads and validates; on failure prints every problem and exits with 2.
-    func load() throws -> (ResolvedConfig, DeploymentEnvironment?) {
+    /// Loads and validates; on failure prints every problem and exits with 2. In production a
+    /// root process is refused (exit 2) unless `--allow-root` was given or `refusingRoot` is
+    /// false (commands that write nothing, such as `healthcheck`).
+    func load(refusingRoot: Bool = true) throws -> (ResolvedConfig, DeploymentEnvironment?) {
         let override = try override()
+        let resolved: ResolvedConfig
         do {
-            return (
-                try ConfigLoader.load(environment: ProcessInfo.processInfo.environment, environmentOverride: override),
-                override
-            )
+            resolved = try ConfigLoader.load(
+                environment: ProcessInfo.processInfo.environment, environmentOverride: override)
         } catch {
             FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if refusingRoot, let problem = Preflight.rootProblem(resolved.environment, allowRoot: allowRoot) {
+            FileHandle.standardError.write(Data("jadevectordb: \(problem)\n".utf8))
+            throw ExitCode(2)
+        }
+        return (resolved, override)
     }
 }
 
@@ -72,6 +81,11 @@ extension JadeCommand {
         func run() throws {
             let (resolved, override) = try environment.load()
             let config = JadeConfiguration(resolved)
+            let problems = Preflight.problems(config, includingDataDirectory: false)
+            guard problems.isEmpty else {
+                for problem in problems { FileHandle.standardError.write(Data("jadevectordb: \(problem)\n".utf8)) }
+                throw ExitCode(2)
+            }
             config.logging.apply()
             JSONLogHandler.processMetadata = ["role": "master", "pid": "\(getpid())"]
             let arbiter: Arbiter
@@ -101,6 +115,15 @@ extension JadeCommand {
 
         func run() throws {
             let (resolved, _) = try environment.load()
+            let problems = Preflight.problems(JadeConfiguration(resolved), includingDataDirectory: true)
+            guard problems.isEmpty else {
+                let listing = problems.map { "  \($0)" }.joined(separator: "\n")
+                FileHandle.standardError.write(
+                    Data(
+                        "jadevectordb: configuration valid, but serve would refuse to start (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n\(listing)\n"
+                            .utf8))
+                throw ExitCode(2)
+            }
             if self.print {
                 let data = try JSONSerialization.data(
                     withJSONObject: resolved.redactedDump(), options: [.prettyPrinted, .sortedKeys])

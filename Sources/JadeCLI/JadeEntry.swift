@@ -10,6 +10,9 @@ import JadeWorker
 /// Routes the process: the hidden `worker` role to the worker, everything else to the CLI.
 public enum JadeEntry {
     public static func main(_ arguments: [String]) -> Never {
+        // Whatever the caller's umask: files are never readable by others (the database, its
+        // WAL and shared-memory files, vectors, backups, the bootstrap password). 0640 at most.
+        umask(0o027)
         // Block the handled signals before any thread exists; master and worker take them
         // synchronously (sigtimedwait / sigwait).
         var set = sigset_t()

@@ -74,7 +74,7 @@ public struct ConfigKey: Sendable {
 /// Every key the server understands. A key not listed here is an error in a file.
 public enum ConfigSchema {
     public static let keys: [ConfigKey] =
-        server + storage + database + cache + authentication + security
+        server + storage + database + cache + authentication + security + audit
         + rateLimits + circuitBreaker + logging + metrics + secrets
 
     public static let byPath: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
@@ -210,6 +210,12 @@ public enum ConfigSchema {
         ConfigKey(
             "authentication.max_concurrent_hashes", .int(1...256), dev: .int(2),
             "Password hashes computed at once per worker."),
+    ]
+
+    static let audit: [ConfigKey] = [
+        ConfigKey(
+            "audit.retention_days", .int(1...36_500), dev: .int(90),
+            "Days the audit log keeps an event; the master deletes older ones every hour.")
     ]
 
     static let security: [ConfigKey] = [

@@ -54,10 +54,11 @@ enum ConfigValidator {
                 "authentication.password_reset_delivery",
                 "must be spool in production (log would write reset tokens into the logs)")
         }
-        if c.bool("authentication.enable_two_factor") && c.string("secrets.totp_encryption_key").utf8.count < 16 {
+        // Any user may enrol in 2FA (mandatory for admins or not): the seeds always need a key.
+        if c.string("secrets.totp_encryption_key").utf8.count < 16 {
             issue(
                 "secrets.totp_encryption_key",
-                "must be set (at least 16 characters, through JADEVECTORDB_TOTP_ENCRYPTION_KEY or its _FILE form) in production: it encrypts stored TOTP seeds",
+                "must be set (at least 16 characters, through JADEVECTORDB_TOTP_ENCRYPTION_KEY or its _FILE form) in production: it encrypts the TOTP seeds of users who enrol in 2FA",
                 secret: true)
         }
         if c.string("database.synchronous") != "full" {

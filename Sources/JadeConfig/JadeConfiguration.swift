@@ -36,6 +36,8 @@ public struct JadeConfiguration: Sendable {
         public var retryBaseDelay: Duration
         public var checkpointInterval: Duration
         public var synchronousFull: Bool
+        /// Audit events older than this are deleted (`audit.retention_days`).
+        public var auditRetention: Duration
 
         /// The SQLite database file.
         public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("jadevectordb.sqlite") }
@@ -79,7 +81,8 @@ public struct JadeConfiguration: Sendable {
             busyTimeoutMilliseconds: c.int("database.busy_timeout_ms"), maxRetries: c.int("database.max_retries"),
             retryBaseDelay: .milliseconds(c.int("database.retry_base_delay_ms")),
             checkpointInterval: seconds("database.checkpoint_interval_seconds"),
-            synchronousFull: c.string("database.synchronous") == "full")
+            synchronousFull: c.string("database.synchronous") == "full",
+            auditRetention: .seconds(c.int("audit.retention_days") * 86_400))
         logging = Logging(
             level: c.string("logging.level"), json: c.string("logging.format") == "json",
             output: c.string("logging.output"), filePath: c.string("logging.file_path"),

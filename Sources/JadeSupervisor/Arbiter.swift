@@ -70,6 +70,10 @@ public final class Arbiter {
     private var stopDeadline: UInt64?
     private var lastWatchdog: UInt64 = 0
     private var lastCheckpoint: UInt64 = jade_monotonic_ns()
+    /// When the audit log was last purged (0: soon after start).
+    private var lastAuditPurge: UInt64 = 0
+    /// Purges run here, off the signal loop: a large backlog takes a while.
+    private let maintenance = DispatchQueue(label: "jadevectordb.maintenance")
     private var exitCode: Int32 = 0
     private var authChangeCounter = 0
     private var lastAuthPoll: UInt64 = 0
@@ -145,6 +149,7 @@ public final class Arbiter {
             checkReadiness()
             sendWatchdog()
             checkpointIfDue()
+            purgeAuditIfDue()
             pollAuthChanges()
             if stopDeadline == nil && exitCode != 0 { beginStop(reason: "fatal error") }
         }
@@ -564,6 +569,7 @@ public final class Arbiter {
     }
 
     private func finishStop() -> Int32 {
+        maintenance.sync {}  // a purge under way finishes before the store closes
         do {
             try store.checkpoint(mode: .truncate)
             try store.close()
@@ -602,6 +608,31 @@ public final class Arbiter {
         segment.bumpGlobalEpoch()
         segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
         logger.info("changes from a command-line tool; permission caches and block lists invalidated")
+    }
+
+    /// Once an hour (and a few seconds after start), deletes audit events older than
+    /// `audit.retention_days`, on the maintenance queue.
+    private func purgeAuditIfDue() {
+        let now = jade_monotonic_ns()
+        guard lastAuditPurge == 0 || now - lastAuditPurge >= 3_600_000_000_000 else { return }
+        lastAuditPurge = now
+        let pool = store.pool
+        let retention = config.database.auditRetention
+        let logger = self.logger
+        maintenance.async {
+            do {
+                let deleted = try AuditRetention.purge(pool, retention: retention)
+                if deleted > 0 {
+                    logger.info(
+                        "audit log purged",
+                        metadata: [
+                            "deleted": "\(deleted)", "retention_days": "\(retention.components.seconds / 86_400)",
+                        ])
+                }
+            } catch {
+                logger.warning("audit log purge failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     private func checkpointIfDue() {

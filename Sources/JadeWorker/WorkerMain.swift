@@ -59,6 +59,9 @@ public enum WorkerMain {
         }
         let record = segment.record(recordIndex)
         record.pid = getpid()
+        // Spawned through /proc/self/exe (the master's own binary, even mid-upgrade), a worker
+        // would show as `exe`; it names itself instead.
+        jade_set_process_title("jadevectordb", "jadevectordb: worker \(record.slot) gen \(record.generation)")
         JSONLogHandler.processMetadata = [
             "role": "worker", "pid": "\(getpid())", "slot": "\(record.slot)", "generation": "\(record.generation)",
         ]

@@ -241,7 +241,7 @@ extension Integration {
         @Test func bootstrapRules() throws {
             let dir = TemporaryDirectory()
             let production = try runCommand(
-                ["serve"],
+                ["serve"] + allowRootIfRoot,
                 environment: [
                     "JADEVECTORDB_ENV": "production", "JADEVECTORDB_DATA_DIR": dir.path + "/prod",
                     "JADEVECTORDB_HOST": "127.0.0.1", "JADEVECTORDB_PORT": "0",
@@ -251,9 +251,10 @@ extension Integration {
             #expect(production.output.contains("JADEVECTORDB_ADMIN_PASSWORD"), "\(production.output)")
             let server = try ServerProcess(workers: 1, directory: dir)
             try server.waitHealthy()
-            let line = try #require(
-                server.log.split(separator: "\n").first { $0.contains("created the bootstrap user") })
-            let password = String(try #require(line.split(separator: " ").last))
+            #expect(server.log.contains("created the bootstrap user"))
+            let password = try String(
+                contentsOfFile: server.dataDirectory + "/bootstrap-admin-password", encoding: .utf8
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
             _ = try APIClient(port: server.port).login("admin", password)
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)

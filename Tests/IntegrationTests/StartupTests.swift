@@ -12,11 +12,16 @@ extension Integration {
         @Test func checkConfigAcceptsTheShippedConfigs() throws {
             let dev = try runCommand(["check-config"])
             #expect(dev.status == 0, "\(dev.output)")
+            let dir = TemporaryDirectory()
             let prod = try runCommand(
-                ["check-config", "--env", "production"],
-                environment: ["JADEVECTORDB_TOTP_ENCRYPTION_KEY": "0123456789abcdef0123456789abcdef"])
+                ["check-config", "--env", "production"] + allowRootIfRoot,
+                environment: [
+                    "JADEVECTORDB_TOTP_ENCRYPTION_KEY": "0123456789abcdef0123456789abcdef",
+                    "JADEVECTORDB_ADMIN_PASSWORD": "a-long-admin-password-1",
+                    "JADEVECTORDB_DATA_DIR": dir.path + "/data",
+                ])
             #expect(prod.status == 0, "\(prod.output)")
-            let noKey = try runCommand(["check-config", "--env", "production"])
+            let noKey = try runCommand(["check-config", "--env", "production"] + allowRootIfRoot)
             #expect(noKey.status == 2)
             #expect(noKey.output.contains("secrets.totp_encryption_key"))
         }

@@ -34,7 +34,7 @@ import Testing
         #expect(ConnectionLedger.inherited(fd: dup(ledger.fd)) != nil)
         // Any other descriptor (a file the process opened itself) is left alone.
         let path = NSTemporaryDirectory() + "ledger-test-\(getpid())"
-        FileManager.default.createFile(atPath: path, contents: Data(count: 4096))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(count: 4096))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = open(path, O_RDWR)
         defer { close(file) }

@@ -170,6 +170,10 @@ int jade_memfd_with_contents(const char *name, const void *data, size_t size);
 /// given back on free, the heap trimmed above 1 MiB of free top space, at most 4 arenas. Call
 /// first thing, before other threads start.
 void jade_tune_malloc(void);
+/// Names this process for `ps`, `pgrep` and `ss -p`: the command name (comm, 15 bytes) becomes
+/// `comm` and the command line (argv's memory, overwritten in place and truncated to fit) becomes
+/// `title`. Call after the arguments have been parsed: they are gone afterwards.
+void jade_set_process_title(const char *comm, const char *title);
 /// An anonymous close-on-exec memfd of `size` zero bytes (pages allocated only when written);
 /// -1 with errno.
 int jade_memfd_zeroed(const char *name, size_t size);

@@ -26,7 +26,7 @@ public struct AdminRoutes {
                     username: body.requiredString("username", maxBytes: 64),
                     password: body.requiredString("password", maxBytes: 4096),
                     email: body.string("email", maxBytes: 254),
-                    roles: body.strings("roles") ?? [], actor: r.principal!.username, ip: r.remoteAddress)
+                    roles: body.strings("roles") ?? [], actor: r.principal!, ip: r.remoteAddress)
                 return .json(.object(["user": AuthJSON.user(user)]), status: .created)
             }
         }

@@ -203,3 +203,18 @@ func waitUntil(_ what: String, timeout: TimeInterval = 10, _ condition: () throw
     }
     throw TestFailure("timed out after \(timeout) s waiting for \(what)")
 }
+
+/// Runs `sql` on the SQLite database at `path` from another process (python3's sqlite3), as an
+/// operator or a clock would change it behind the server's back.
+func runSQL(_ path: String, _ sql: String) throws {
+    let result = try runCommand(
+        [
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10); c.executescript(sys.argv[2]); c.close()",
+            path, sql,
+        ], executable: "/usr/bin/python3")
+    guard result.status == 0 else { throw TestFailure("SQL failed: \(result.output)") }
+}
+
+/// `--allow-root` when the tests run as root (CI containers), for commands run in production.
+var allowRootIfRoot: [String] { geteuid() == 0 ? ["--allow-root"] : [] }

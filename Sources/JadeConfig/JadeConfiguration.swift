@@ -50,6 +50,10 @@ public struct JadeConfiguration: Sendable {
         public var filePath: String
         public var logSQLQueries: Bool
         public var accessLog: Bool
+        /// With `output == "file"`: the size at which the master rotates the file, and how many
+        /// rotated files it keeps (`logging.max_file_size_mb`, `logging.max_files`).
+        public var maxFileBytes: Int64
+        public var maxFiles: Int
     }
 
     public var environment: DeploymentEnvironment
@@ -86,6 +90,7 @@ public struct JadeConfiguration: Sendable {
         logging = Logging(
             level: c.string("logging.level"), json: c.string("logging.format") == "json",
             output: c.string("logging.output"), filePath: c.string("logging.file_path"),
-            logSQLQueries: c.bool("logging.log_sql_queries"), accessLog: c.bool("logging.access_log"))
+            logSQLQueries: c.bool("logging.log_sql_queries"), accessLog: c.bool("logging.access_log"),
+            maxFileBytes: Int64(c.int("logging.max_file_size_mb")) * 1_048_576, maxFiles: c.int("logging.max_files"))
     }
 }

@@ -42,6 +42,12 @@ public struct APIError: Error, Sendable {
                 .serviceUnavailable, down.mode.rawValue, message,
                 headers: [("Retry-After", String(down.retryAfterSeconds))])
         }
+        if let timeout = error as? QueryTimeout {
+            return APIError(
+                .serviceUnavailable, "timeout",
+                "The request ran past the server's query time limit of \(Int(timeout.limitSeconds)) s (database.query_timeout_seconds) and was stopped. Narrow it (a filter, a lower k) or retry later.",
+                headers: [("Retry-After", "1")])
+        }
         if let vectors = error as? VectorStoreError {
             switch vectors {
             case .notFound(let what): return APIError(.notFound, "not_found", sentence("\(what) not found"))

@@ -70,12 +70,26 @@ public final class ResilientPool: @unchecked Sendable {
     /// Retries and hard failures seen by this process.
     public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { (_retries, _failures) } }
 
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try run(.read) { try raw.read(body) } }
+    /// `database.query_timeout_seconds` in nanoseconds (0: none): statements of `read`,
+    /// `unsafeRead` and `write` that run longer are interrupted (``QueryDeadline``).
+    public var queryTimeout: UInt64 = 0
+    /// Called once per statement (`sql`) or vector scan (`scan`) stopped by the query timeout
+    /// (metrics).
+    public var onTimeout: (@Sendable (String) -> Void)?
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        let timeout = queryTimeout
+        return try run(.read) { try raw.read { db in try QueryDeadline.run(db, timeout: timeout, body) } }
+    }
 
     public func unsafeRead<T>(_ body: (Database) throws -> T) throws -> T {
-        try run(.read) { try raw.unsafeRead(body) }
+        let timeout = queryTimeout
+        return try run(.read) { try raw.unsafeRead { db in try QueryDeadline.run(db, timeout: timeout, body) } }
     }
-    public func write<T>(_ body: (Database) throws -> T) throws -> T { try run(.write) { try raw.write(body) } }
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let timeout = queryTimeout
+        return try run(.write) { try raw.write { db in try QueryDeadline.run(db, timeout: timeout, body) } }
+    }
     public func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         try run(.write) { try raw.writeWithoutTransaction(body) }
     }
@@ -166,6 +180,14 @@ public final class ResilientPool: @unchecked Sendable {
                 case .constraint:
                     if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
                     throw error
+                case .interrupted:
+                    // A slow statement, not a sick database: no retry, no breaker failure.
+                    if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
+                    onTimeout?("sql")
+                    logger.warning(
+                        "statement stopped by the query timeout",
+                        metadata: ["mode": "\(mode.rawValue)", "limit_s": "\(Double(queryTimeout) / 1e9)"])
+                    throw QueryTimeout(kind: "sql", limitSeconds: Double(queryTimeout) / 1e9)
                 case .bug:
                     if probe { breaker.record(failed: false, probe: true) }
                     logger.critical(

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import JadeConfig
+import Logging
 
 /// Failures opening or migrating the database, with a message fit for an operator.
 public struct StoreError: Error, CustomStringConvertible {
@@ -86,34 +87,51 @@ public final class Store: @unchecked Sendable {
         word.withUTF8Buffer { $0.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } }
     }
 
-    /// Carries the statement observer into SQLite's C trace callback. One per connection, kept
-    /// for the life of the process (a few per worker; reconnections add one each).
+    /// Carries the statement observer and the SQL log into SQLite's C trace callback. One per
+    /// connection, kept for the life of the process (a few per worker; reconnections add one each).
     final class StatementProfiler {
-        let observer: StatementObserver
-        init(_ observer: @escaping StatementObserver) { self.observer = observer }
+        let observer: StatementObserver?
+        let sqlLog: Logger?
+        init(_ observer: StatementObserver?, _ sqlLog: Logger?) {
+            self.observer = observer
+            self.sqlLog = sqlLog
+        }
     }
 
     /// Profiles every statement of `db` through SQLite's trace hook directly: GRDB's `trace`
     /// builds and trims the SQL text of each statement through Foundation, which took a third
-    /// of a worker's time under vector ingest.
-    static func installProfiler(_ db: Database, _ observer: @escaping StatementObserver) {
-        guard let handle = db.sqliteConnection else { return }
-        let context = Unmanaged.passRetained(StatementProfiler(observer)).toOpaque()
+    /// of a worker's time under vector ingest. With `sqlLog` (`logging.log_sql_queries`, refused
+    /// in production) each statement is also logged with its duration: its SQL text only, never
+    /// its arguments (password hashes, tokens).
+    static func installProfiler(_ db: Database, _ observer: StatementObserver?, sqlLog: Logger?) {
+        guard observer != nil || sqlLog != nil, let handle = db.sqliteConnection else { return }
+        let context = Unmanaged.passRetained(StatementProfiler(observer, sqlLog)).toOpaque()
         sqlite3_trace_v2(
             handle, UInt32(SQLITE_TRACE_PROFILE),
             { _, context, statement, duration in
                 guard let context, let statement, let duration else { return 0 }
                 let profiler = Unmanaged<StatementProfiler>.fromOpaque(context).takeUnretainedValue()
-                let nanoseconds = duration.assumingMemoryBound(to: Int64.self).pointee
-                let kind = sqlite3_sql(OpaquePointer(statement)).map { Store.kind(ofSQL: $0) } ?? .write
-                profiler.observer(kind, UInt64(max(nanoseconds, 0)))
+                let nanoseconds = UInt64(max(duration.assumingMemoryBound(to: Int64.self).pointee, 0))
+                let sql = sqlite3_sql(OpaquePointer(statement))
+                if let observer = profiler.observer {
+                    observer(sql.map { Store.kind(ofSQL: $0) } ?? .write, nanoseconds)
+                }
+                if let log = profiler.sqlLog, let sql {
+                    log.info(
+                        "sql",
+                        metadata: [
+                            "statement": "\(String(cString: sql))",
+                            "ms": "\(Double(nanoseconds / 1000) / 1000)",
+                        ])
+                }
                 return 0
             }, context)
     }
 
     public static func open(
         _ settings: JadeConfiguration.Database, readerCount: Int? = nil,
-        breakers: (CircuitBreaker, CircuitBreaker)? = nil, observer: StatementObserver? = nil
+        breakers: (CircuitBreaker, CircuitBreaker)? = nil, observer: StatementObserver? = nil,
+        sqlLog: Logger? = nil
     ) throws -> Store {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
@@ -125,7 +143,8 @@ public final class Store: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // After a checkpoint resets the WAL, truncate it to at most 64 MiB.
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
-            if let observer { Store.installProfiler(db, observer) }
+            Store.installProfiler(db, observer, sqlLog: sqlLog)
+            QueryDeadline.install(db)
         }
         let path = settings.databasePath
         do {
@@ -140,6 +159,7 @@ public final class Store: @unchecked Sendable {
                     baseDelay: Double(settings.retryBaseDelay.components.attoseconds) / 1e18
                         + Double(settings.retryBaseDelay.components.seconds)),
                 opener: { try DatabasePool(path: path, configuration: configuration) })
+            pool.queryTimeout = UInt64(settings.queryTimeout.components.seconds) * 1_000_000_000
             return Store(pool: pool, path: path)
         } catch let error as DatabaseError {
             throw StoreError(description: describe(error, path: path))

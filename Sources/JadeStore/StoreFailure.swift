@@ -19,6 +19,8 @@ public enum StoreFailureKind: UInt32, Sendable, CustomStringConvertible {
     case constraint = 7
     /// SQLITE_MISUSE, SQLITE_LOCKED and the rest: a bug; logged loudly, not retried.
     case bug = 8
+    /// SQLITE_INTERRUPT: the statement ran past `database.query_timeout_seconds`.
+    case interrupted = 9
 
     public var description: String {
         switch self {
@@ -30,6 +32,7 @@ public enum StoreFailureKind: UInt32, Sendable, CustomStringConvertible {
         case .cannotOpen: return "cannot_open"
         case .constraint: return "constraint"
         case .bug: return "misuse"
+        case .interrupted: return "timeout"
         }
     }
 
@@ -51,6 +54,7 @@ public enum StoreFailureKind: UInt32, Sendable, CustomStringConvertible {
         case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt
         case .SQLITE_CANTOPEN: return .cannotOpen
         case .SQLITE_CONSTRAINT: return .constraint
+        case .SQLITE_INTERRUPT: return .interrupted
         default: return .bug
         }
     }

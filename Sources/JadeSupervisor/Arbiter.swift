@@ -149,6 +149,7 @@ public final class Arbiter {
             checkReadiness()
             sendWatchdog()
             checkpointIfDue()
+            rotateLogIfDue()
             purgeAuditIfDue()
             pollAuthChanges()
             if stopDeadline == nil && exitCode != 0 { beginStop(reason: "fatal error") }
@@ -608,6 +609,19 @@ public final class Arbiter {
         segment.bumpGlobalEpoch()
         segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
         logger.info("changes from a command-line tool; permission caches and block lists invalidated")
+    }
+
+    /// With `logging.output = file`: once the file reaches `logging.max_file_size_mb`, rotates
+    /// it (keeping `logging.max_files`), reopens it here and has every worker reopen it (SIGUSR1),
+    /// as an operator's logrotate would. Checked every tick (one stat).
+    private func rotateLogIfDue() {
+        guard config.logging.output == "file" else { return }
+        let rotation = LogRotation(
+            path: config.logging.filePath, maxBytes: config.logging.maxFileBytes, maxFiles: config.logging.maxFiles)
+        guard rotation.isDue, rotation.rotate() else { return }
+        JSONLogHandler.sink.reopen()
+        for worker in workers.values { kill(worker.pid, SIGUSR1) }
+        logger.info("log file rotated", metadata: ["path": "\(rotation.path)", "kept": "\(rotation.maxFiles)"])
     }
 
     /// Once an hour (and a few seconds after start), deletes audit events older than

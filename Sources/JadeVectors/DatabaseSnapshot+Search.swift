@@ -1,3 +1,5 @@
+import Dispatch
+
 /// How one metric scores a row; the scan is specialized per metric, so the per-row work has no
 /// branch on the metric and the heap's orientation is a constant.
 protocol RowScorer {
@@ -67,18 +69,21 @@ extension DatabaseSnapshot {
     ///
     /// Scores: cosine similarity (from the stored norms; 0 for a zero vector), dot product,
     /// or euclidean distance. A score that overflowed to NaN ranks last.
-    func topK(query: [Float], k: Int, filter: Metadata?) -> [(score: Float, row: Int32)] {
+    ///
+    /// `deadline`: a `DispatchTime` uptime in nanoseconds (0: none), checked between chunks of
+    /// 4,096 rows; nil when the scan passed it (`database.query_timeout_seconds`).
+    func topK(query: [Float], k: Int, filter: Metadata?, deadline: UInt64 = 0) -> [(score: Float, row: Int32)]? {
         switch metric {
-        case .dot: return topK(DotScorer.self, query: query, k: k, filter: filter)
-        case .cosine: return topK(CosineScorer.self, query: query, k: k, filter: filter)
-        case .euclidean: return topK(EuclideanScorer.self, query: query, k: k, filter: filter)
+        case .dot: return topK(DotScorer.self, query: query, k: k, filter: filter, deadline: deadline)
+        case .cosine: return topK(CosineScorer.self, query: query, k: k, filter: filter, deadline: deadline)
+        case .euclidean: return topK(EuclideanScorer.self, query: query, k: k, filter: filter, deadline: deadline)
         }
     }
 
     @inline(never)
-    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: Metadata?) -> [(
+    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: Metadata?, deadline: UInt64) -> [(
         score: Float, row: Int32
-    )] {
+    )]? {
         guard rowCount > 0, liveCount > 0, let mapping else { return [] }
         let chunks = self.chunks
         var heap = TopKHeap(k: k, higherIsBetter: S.higherIsBetter) { a, b in
@@ -97,12 +102,17 @@ extension DatabaseSnapshot {
         var threshold = worstPossible
         var rawThreshold = worstPossible
         var full = false
+        var timedOut = false
 
         query.withUnsafeBytes { queryBytes in
             let q = queryBytes.baseAddress!
             live.withUnsafeBufferPointer { live in
                 // A chunk covers 4,096 rows: 64 bitmap words.
                 for (c, chunk) in chunks.enumerated() {
+                    if deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline {
+                        timedOut = true
+                        break
+                    }
                     let firstWord = c << (RowChunk.shift - 6)
                     let endWord = min(firstWord + RowChunk.capacity / 64, (rowCount + 63) >> 6)
                     guard firstWord < endWord else { break }
@@ -135,7 +145,7 @@ extension DatabaseSnapshot {
                 }
             }
         }
-        return heap.sorted()
+        return timedOut ? nil : heap.sorted()
     }
 
     /// Every pair of the filter is present, with an equal value, in the metadata.

@@ -1,3 +1,6 @@
+import Dispatch
+import JadeStore
+
 extension VectorStore {
     /// Exact top-k search, best first; ties are broken by id ascending.
     ///
@@ -17,7 +20,13 @@ extension VectorStore {
         if snapshot.metric == .cosine, query.allSatisfy({ $0 == 0 }) {
             throw VectorStoreError.invalid("query vector is zero; cosine similarity is undefined for it")
         }
-        return snapshot.topK(query: query, k: k, filter: filter).map { hit in
+        let limit = store.pool.queryTimeout
+        let deadline = limit == 0 ? 0 : DispatchTime.now().uptimeNanoseconds &+ limit
+        guard let hits = snapshot.topK(query: query, k: k, filter: filter, deadline: deadline) else {
+            store.pool.onTimeout?("scan")
+            throw QueryTimeout(kind: "scan", limitSeconds: Double(limit) / 1e9)
+        }
+        return hits.map { hit in
             let row = Int(hit.row)
             return SearchHit(
                 id: snapshot.id(row), score: hit.score, values: includeValues ? snapshot.values(row) : nil,

@@ -226,6 +226,8 @@ public final class VectorStore: @unchecked Sendable {
             }
         } catch let error as StoreUnavailable {
             throw error
+        } catch let error as QueryTimeout {
+            throw error
         } catch let error as DatabaseError {
             throw VectorStoreError.storage(error.message ?? "\(error.resultCode)")
         }

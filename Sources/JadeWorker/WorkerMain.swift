@@ -80,7 +80,8 @@ public enum WorkerMain {
                 breakers: (
                     CircuitBreaker(name: "reads", shared: segment.breakerPointer(0), settings: breakerSettings),
                     CircuitBreaker(name: "writes", shared: segment.breakerPointer(1), settings: breakerSettings)
-                ), observer: metricsEnabled ? metrics.statementObserver : nil)
+                ), observer: metricsEnabled ? metrics.statementObserver : nil,
+                sqlLog: config.logging.logSQLQueries ? Logger(label: "jadevectordb.sql") : nil)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
@@ -125,6 +126,8 @@ public enum WorkerMain {
         let retries = metrics.dbRetries
         let transitions = metrics.circuitTransitions
         store.pool.onRetry = { retries.increment() }
+        let timeouts = metrics.queryTimeouts
+        store.pool.onTimeout = { kind in timeouts[kind]?.increment() }
         store.pool.onTransition = { _, state in transitions[state.rawValue]?.increment() }
         let pool = store.pool
         metrics.circuitStates = {

@@ -25,6 +25,8 @@ final class WorkerMetrics: @unchecked Sendable {
     let dbConnectionErrors: MetricCounter
     /// For the lead's retry logic (SQLITE_BUSY backoff): add one per retried statement.
     let dbRetries: MetricCounter
+    /// `jadevectordb_query_timeouts_total` by kind (sql, scan).
+    var queryTimeouts: [String: MetricCounter] = [:]
     /// The shared circuit breakers' states (0 closed, 1 open, 2 half-open), by breaker name;
     /// transitions are counted into `circuitTransitions[to]` by the worker that caused them.
     var circuitStates: @Sendable () -> [(String, Double)] = { [] }
@@ -55,6 +57,12 @@ final class WorkerMetrics: @unchecked Sendable {
             "jadevectordb_db_connection_errors_total", help: "Failures to open or reach the database.")
         dbRetries = registry.counter(
             "jadevectordb_db_query_retries_total", help: "Statements retried after SQLITE_BUSY.")
+        for kind in ["sql", "scan"] {
+            queryTimeouts[kind] = registry.counter(
+                "jadevectordb_query_timeouts_total",
+                help: "Statements and vector scans stopped by database.query_timeout_seconds.",
+                labels: [("kind", kind)])
+        }
         var transitions: [String: MetricCounter] = [:]
         for to in ["closed", "open", "half_open"] {
             transitions[to] = registry.counter(

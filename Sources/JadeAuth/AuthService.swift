@@ -1,3 +1,4 @@
+import JadeCore
 import Foundation
 import GRDB
 import JadeShared

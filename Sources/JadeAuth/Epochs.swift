@@ -1,5 +1,6 @@
 import CJadeShm
 import Foundation
+import JadeCore
 import JadeShared
 
 /// Permission epochs: counters that every change to grants or credentials bumps, so a cached
@@ -13,12 +14,6 @@ public protocol EpochSource: AnyObject, Sendable {
     /// Both epochs for `userID`, as one stamp (a requirement so that shared-memory epochs can
     /// read both words directly: this runs on every cached lookup).
     func stamp(_ userID: Int64) -> EpochStamp
-}
-
-/// The stamp a cached entry carries: both epochs as read before the database was consulted.
-public struct EpochStamp: Equatable, Sendable {
-    public let global: UInt64
-    public let user: UInt64
 }
 
 extension EpochSource {

@@ -15,6 +15,16 @@ extension VectorStore {
         includeMetadata: Bool = false
     ) throws -> [SearchHit] {
         try VectorValidation.checkK(k)
+        // Read before anything it guards: a write committed meanwhile makes the entry stale.
+        let epoch = cacheEpoch
+        let key = epoch.map { _ in
+            QueryCache.Key.search(
+                .init(
+                    database: name, query: query.map(\.bitPattern), k: k,
+                    filter: (filter?.isEmpty ?? true) ? nil : filter, includeValues: includeValues,
+                    includeMetadata: includeMetadata))
+        }
+        if let epoch, let key, case .hits(let hits)? = queryCache?.answer(key, epoch: epoch) { return hits }
         let snapshot = try snapshot(named: name)
         try VectorValidation.checkValues(query, dimension: snapshot.dimension, what: "query")
         if snapshot.metric == .cosine, query.allSatisfy({ $0 == 0 }) {
@@ -26,11 +36,13 @@ extension VectorStore {
             store.pool.onTimeout?("scan")
             throw QueryTimeout(kind: "scan", limitSeconds: Double(limit) / 1e9)
         }
-        return hits.map { hit in
+        let answer = hits.map { hit in
             let row = Int(hit.row)
             return SearchHit(
                 id: snapshot.id(row), score: hit.score, values: includeValues ? snapshot.values(row) : nil,
                 metadata: includeMetadata ? (snapshot.metadata(row) ?? [:]) : nil)
         }
+        if let epoch, let key { queryCache?.keep(.hits(answer), for: key, epoch: epoch) }
+        return answer
     }
 }

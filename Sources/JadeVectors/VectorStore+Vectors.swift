@@ -75,6 +75,15 @@ extension VectorStore {
 
     /// The vector with this id, or nil. Throws `notFound` when the database does not exist.
     public func get(database name: String, id: String) throws -> VectorRecord? {
+        let epoch = cacheEpoch
+        let key = QueryCache.Key.vector(database: name, id: id)
+        if let epoch, case .vector(let record)? = queryCache?.answer(key, epoch: epoch) { return record }
+        let record = try getUncached(database: name, id: id)
+        if let epoch { queryCache?.keep(.vector(record), for: key, epoch: epoch) }
+        return record
+    }
+
+    private func getUncached(database name: String, id: String) throws -> VectorRecord? {
         guard (try? VectorValidation.checkID(id)) != nil else {
             guard try self.database(named: name) != nil else { throw VectorStoreError.notFound("database \(name)") }
             return nil

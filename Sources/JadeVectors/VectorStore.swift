@@ -32,6 +32,12 @@ public final class VectorStore: @unchecked Sendable {
         }
     }
     public var changeEpoch: ChangeEpoch?
+    /// `cache.enable_query_cache`: catalogue rows, vectors and search results kept between
+    /// writes (needs `changeEpoch`). Nil: every read goes to SQLite and checks the segment.
+    public var queryCache: QueryCache?
+
+    /// The shared epoch when the query cache is on (read it before computing what it guards).
+    var cacheEpoch: UInt64? { queryCache == nil ? nil : changeEpoch?.current() }
     /// `database(named:)` answers by name, with the epoch read before the query that found them.
     private var infoCache: [String: (epoch: UInt64, info: VectorDatabaseInfo)] = [:]
 
@@ -39,6 +45,8 @@ public final class VectorStore: @unchecked Sendable {
     final class CacheEntry: @unchecked Sendable {
         let lock = NSLock()
         var snapshot: DatabaseSnapshot?
+        /// The change epoch at which `snapshot` was last found current (query cache on).
+        var currentAt: UInt64?
     }
 
     /// Opens the store on `directory` (created if missing) and removes segment files left over
@@ -89,7 +97,7 @@ public final class VectorStore: @unchecked Sendable {
     /// One database, or nil.
     public func database(named name: String) throws -> VectorDatabaseInfo? {
         guard (try? VectorValidation.checkName(name)) != nil else { return nil }
-        let epoch = changeEpoch?.current()
+        let epoch = cacheEpoch
         let info = try readOneStatement { db in try CatalogueRow.fetch(db, name: name)?.info }
         if let epoch, let info {
             lock.withLock {
@@ -103,7 +111,7 @@ public final class VectorStore: @unchecked Sendable {
     /// The database's description from memory when nothing was written to the store since it
     /// was read (any worker's write moves the shared epoch); nil: ask `database(named:)`.
     public func cachedDatabase(named name: String) -> VectorDatabaseInfo? {
-        guard let epoch = changeEpoch?.current() else { return nil }
+        guard let epoch = cacheEpoch else { return nil }
         return lock.withLock {
             guard let entry = infoCache[name], entry.epoch == epoch else { return nil }
             return entry.info
@@ -181,13 +189,21 @@ public final class VectorStore: @unchecked Sendable {
         }
         entry.lock.lock()
         defer { entry.lock.unlock() }
-        // Fast path, the common case: one statement (no explicit transaction) says nothing changed.
-        if let cached = entry.snapshot, try isCurrent(cached) { return cached }
+        // Fastest path (query cache on): nothing was written anywhere since it was found current.
+        let epoch = cacheEpoch
+        if let cached = entry.snapshot, let epoch, entry.currentAt == epoch { return cached }
+        // Fast path: one statement (no explicit transaction) says nothing changed.
+        if let cached = entry.snapshot, try isCurrent(cached) {
+            entry.currentAt = epoch
+            return cached
+        }
+        entry.currentAt = nil
         // A compaction elsewhere may unlink the generation just read: read the catalogue again.
         for _ in 0..<5 {
             let old = entry.snapshot
             switch try read({ db in try DatabaseSnapshot.refresh(old, name: name, db: db) }) {
             case .unchanged:
+                entry.currentAt = epoch
                 return old!
             case .missing:
                 entry.snapshot = nil
@@ -208,6 +224,7 @@ public final class VectorStore: @unchecked Sendable {
                     }
                 }
                 entry.snapshot = next
+                entry.currentAt = epoch
                 return next
             }
         }

@@ -115,6 +115,12 @@ public enum WorkerMain {
         }
         vectors.changeEpoch = VectorStore.ChangeEpoch(
             current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() })
+        if config.resolved.bool("cache.enable_query_cache") {
+            let cache = QueryCache()
+            let (hit, miss) = (metrics.queryCacheHits, metrics.queryCacheMisses)
+            cache.onLookup = { found in (found ? hit : miss).increment() }
+            vectors.queryCache = cache
+        }
         VectorRoutes(vectors: vectors, auth: auth, maxResponseBytes: config.server.maxResponseBytes).register(
             on: router)
         let health = HealthRoutes(

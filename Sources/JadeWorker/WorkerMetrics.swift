@@ -25,6 +25,9 @@ final class WorkerMetrics: @unchecked Sendable {
     let dbConnectionErrors: MetricCounter
     /// For the lead's retry logic (SQLITE_BUSY backoff): add one per retried statement.
     let dbRetries: MetricCounter
+    /// `jadevectordb_query_cache_requests_total` by result.
+    let queryCacheHits: MetricCounter
+    let queryCacheMisses: MetricCounter
     /// `jadevectordb_query_timeouts_total` by kind (sql, scan).
     var queryTimeouts: [String: MetricCounter] = [:]
     /// The shared circuit breakers' states (0 closed, 1 open, 2 half-open), by breaker name;
@@ -57,6 +60,12 @@ final class WorkerMetrics: @unchecked Sendable {
             "jadevectordb_db_connection_errors_total", help: "Failures to open or reach the database.")
         dbRetries = registry.counter(
             "jadevectordb_db_query_retries_total", help: "Statements retried after SQLITE_BUSY.")
+        queryCacheHits = registry.counter(
+            "jadevectordb_query_cache_requests_total",
+            help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "hit")])
+        queryCacheMisses = registry.counter(
+            "jadevectordb_query_cache_requests_total",
+            help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "miss")])
         for kind in ["sql", "scan"] {
             queryTimeouts[kind] = registry.counter(
                 "jadevectordb_query_timeouts_total",

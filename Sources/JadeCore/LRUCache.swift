@@ -152,3 +152,14 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         state.pointee.free.append(i)
     }
 }
+
+/// The stamp a cached entry carries: both epochs as read before the database was consulted.
+public struct EpochStamp: Equatable, Sendable {
+    public let global: UInt64
+    public let user: UInt64
+
+    public init(global: UInt64, user: UInt64) {
+        self.global = global
+        self.user = user
+    }
+}

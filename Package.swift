@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "JadeHTTPTests",
             dependencies: [
-                "JadeHTTP", "JadeShared", "JadeCore", .product(name: "NIOCore", package: "swift-nio"),
+                "JadeHTTP", "JadeShared", "JadeCore", "JadeConfig", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),

@@ -136,7 +136,8 @@ public enum ConfigSchema {
         ConfigKey("database.connection_pool_size", .int(1...256), dev: .int(20), "Read connections per worker."),
         ConfigKey(
             "database.query_timeout_seconds", .int(1...3600), dev: .int(30),
-            "Longest a single statement may run before it is interrupted."),
+            "Longest a SQLite statement or a vector scan may run: it is stopped and the request answered 503 timeout (counted in jadevectordb_query_timeouts_total)."
+        ),
         ConfigKey(
             "database.busy_timeout_ms", .int(0...60_000), dev: .int(1000),
             "How long SQLite waits for a lock before reporting SQLITE_BUSY."),
@@ -159,7 +160,10 @@ public enum ConfigSchema {
         ConfigKey(
             "cache.permission_cache_ttl_seconds", .int(0...86_400), dev: .int(300),
             "Lifetime of a cached permission decision."),
-        ConfigKey("cache.enable_query_cache", .bool, dev: .bool(true), "Cache read results between writes."),
+        ConfigKey(
+            "cache.enable_query_cache", .bool, dev: .bool(true),
+            "Keep vector read results (catalogue rows, gets, searches) in each worker until any write; hit rate in jadevectordb_query_cache_requests_total."
+        ),
     ]
 
     static let authentication: [ConfigKey] = [
@@ -285,11 +289,14 @@ public enum ConfigSchema {
             "Log file when output is file; reopened on SIGUSR1."),
         ConfigKey(
             "logging.max_file_size_mb", .int(1...100_000), dev: .int(100),
-            "Size at which logrotate should rotate (see docs)."),
-        ConfigKey("logging.max_files", .int(1...1000), dev: .int(10), "Rotated files to keep (see docs)."),
+            "With output file: the master rotates the file (app.log to app.log.1, ...) once it reaches this size."),
+        ConfigKey(
+            "logging.max_files", .int(1...1000), dev: .int(10),
+            "With output file: rotated files kept (app.log.1 to app.log.N); older ones are deleted."),
         ConfigKey(
             "logging.log_sql_queries", .bool, dev: .bool(false),
-            "Log SQL statements (development only; refused in production)."),
+            "Log each SQL statement a worker runs, with its duration and without its arguments, at info level (refused in production)."
+        ),
         ConfigKey(
             "logging.access_log", .bool, dev: .bool(true), prod: .bool(false),
             "Log one line per request (errors and slow requests are always logged)."),
@@ -314,6 +321,7 @@ public enum ConfigSchema {
             aliases: ["JADEVECTORDB_SCRAPE_TOKEN"], "Bearer token that may read /metrics."),
         ConfigKey(
             "secrets.totp_encryption_key", .string, dev: .string(""), secret: true,
-            aliases: ["JADEVECTORDB_TOTP_ENCRYPTION_KEY"], "Key that encrypts stored TOTP secrets."),
+            aliases: ["JADEVECTORDB_TOTP_ENCRYPTION_KEY"],
+            "Key that encrypts stored TOTP secrets (required in production: any user may enrol in 2FA)."),
     ]
 }

@@ -1,6 +1,6 @@
-import JadeCore
 import Foundation
 import JadeAuth
+import JadeCore
 import JadeShared
 
 /// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
@@ -109,10 +109,12 @@ public struct AuthRoutes {
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["token", "new_password"])
+                // The address's reset budget first: guessing tokens costs the guesser, not us.
+                let headers = try limited(.passwordResetAddress, key: r.remoteAddress ?? "-", "password reset requests")
                 try auth.confirmPasswordReset(
                     token: body.requiredString("token", maxBytes: 256),
                     newPassword: body.requiredString("new_password", maxBytes: 4096), ip: r.remoteAddress)
-                return .noContent
+                return HTTPResponse(status: .noContent, headers: headers)
             }
         }
         let enrolment: AccessPolicy = .account(allowing: [.twoFactorEnrollment])

@@ -37,7 +37,7 @@ public enum JadeEntry {
                 Glibc.exit(0)
             }
             FileHandle.standardError.write(Data((message + "\n").utf8))
-            // Usage errors exit with 2, like invalid configuration (API.md, Running).
+            // Usage errors exit with 2, like invalid configuration (exit codes: README).
             Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }

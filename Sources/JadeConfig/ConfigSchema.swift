@@ -47,7 +47,7 @@ public struct ConfigKey: Sendable {
     /// Secrets are never logged, are redacted in dumps, and also read `<ENV>_FILE` and
     /// `/run/secrets/<env name in lower case>`.
     public let isSecret: Bool
-    /// Extra environment variable names (API.md's short forms such as `JADEVECTORDB_PORT`).
+    /// Extra environment variable names (the short forms such as `JADEVECTORDB_PORT`).
     public let aliases: [String]
     public let summary: String
 

@@ -1,7 +1,7 @@
 /// Name rules shared by every module (checked byte by byte: no regular-expression corner cases
 /// such as `$` matching before a trailing newline).
 public enum Names {
-    /// `^[a-zA-Z0-9_-]{1,64}$`: vector database names (API.md).
+    /// `^[a-zA-Z0-9_-]{1,64}$`: vector database names (docs/openapi.yaml).
     public static func isDatabaseName(_ name: String) -> Bool { check(name, extra: "_-") }
 
     /// True when `name` is 1 to `maximumLength` bytes of ASCII letters, digits and `extra`.

@@ -4,35 +4,50 @@ import Synchronization
 /// A bounded least-recently-used map with per-entry expiry and hit/miss/eviction counters.
 /// Thread-safe (one short lock per operation). Entries carry an `EpochStamp`; a lookup with a
 /// different current stamp is a miss and drops the entry.
+///
+/// The lookup and store paths are `@inlinable`: every user is in another module, and unspecialized
+/// generic code there made a cached permission check cost 155 ns instead of 38 ns
+/// (`scripts/bench-auth.sh`).
 public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
-    private struct Node {
-        var key: Key
-        var value: Value
-        var stamp: EpochStamp
-        var expiresAt: UInt64
-        var prev: Int32
-        var next: Int32
+    @usableFromInline struct Node {
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
+        @usableFromInline var stamp: EpochStamp
+        @usableFromInline var expiresAt: UInt64
+        @usableFromInline var prev: Int32
+        @usableFromInline var next: Int32
+
+        @usableFromInline init(key: Key, value: Value, stamp: EpochStamp, expiresAt: UInt64, prev: Int32, next: Int32) {
+            self.key = key
+            self.value = value
+            self.stamp = stamp
+            self.expiresAt = expiresAt
+            self.prev = prev
+            self.next = next
+        }
     }
 
     /// Everything mutable, behind one pointer: accesses through it are not subject to the
     /// runtime's dynamic exclusivity checks on class properties (half the cost of a hit), and
     /// `lock` serializes them anyway.
-    private struct State {
-        var index: [Key: Int32] = [:]
-        var nodes: [Node] = []
-        var head: Int32 = -1  // most recent
-        var tail: Int32 = -1  // least recent
-        var free: [Int32] = []
-        var hits: UInt64 = 0
-        var misses: UInt64 = 0
-        var evictions: UInt64 = 0
+    @usableFromInline struct State {
+        @usableFromInline var index: [Key: Int32] = [:]
+        @usableFromInline var nodes: [Node] = []
+        @usableFromInline var head: Int32 = -1  // most recent
+        @usableFromInline var tail: Int32 = -1  // least recent
+        @usableFromInline var free: [Int32] = []
+        @usableFromInline var hits: UInt64 = 0
+        @usableFromInline var misses: UInt64 = 0
+        @usableFromInline var evictions: UInt64 = 0
+
+        @usableFromInline init() {}
     }
 
     public let capacity: Int
     public let ttlNanoseconds: UInt64
-    private let state: UnsafeMutablePointer<State>
+    @usableFromInline let state: UnsafeMutablePointer<State>
     /// A futex-based lock (an atomic compare-and-swap when uncontended).
-    private let lock = Mutex<Void>(())
+    @usableFromInline let lock = Mutex<Void>(())
 
     public var hits: UInt64 { lock.withLock { _ in state.pointee.hits } }
     public var misses: UInt64 { lock.withLock { _ in state.pointee.misses } }
@@ -54,6 +69,7 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     public var count: Int { lock.withLock { _ in state.pointee.index.count } }
 
     /// The value for `key` when present, unexpired and stamped with `stamp`.
+    @inlinable
     public func value(for key: Key, stamp: EpochStamp, now: UInt64) -> Value? {
         value(for: key, now: now) { _ in stamp }
     }
@@ -61,7 +77,7 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     /// The value for `key` when present, unexpired and stamped with `currentStamp(value)`: for
     /// entries whose stamp depends on the value (a credential's user is known once found). One
     /// lookup; `currentStamp` runs under the lock and must be cheap (epoch reads).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func value(for key: Key, now: UInt64, currentStamp: (Value) -> EpochStamp) -> Value? {
         return lock.withLock { _ in
             guard let i = state.pointee.index[key] else {
@@ -86,6 +102,7 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     /// Stores `value` stamped with `stamp` (taken before the value was computed), for the
     /// cache's TTL or `lifetime` nanoseconds, whichever ends first: a value that expires on its
     /// own (a session, a key with an expiry) is never served past that moment.
+    @inlinable
     public func set(_ value: Value, for key: Key, stamp: EpochStamp, now: UInt64, lifetime: UInt64 = .max) {
         guard capacity > 0, ttlNanoseconds > 0, lifetime > 0 else { return }
         lock.withLock { _ in
@@ -129,14 +146,14 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         }
     }
 
-    private func unlink(_ i: Int32) {
+    @usableFromInline func unlink(_ i: Int32) {
         let prev = state.pointee.nodes[Int(i)].prev
         let next = state.pointee.nodes[Int(i)].next
         if prev >= 0 { state.pointee.nodes[Int(prev)].next = next } else { state.pointee.head = next }
         if next >= 0 { state.pointee.nodes[Int(next)].prev = prev } else { state.pointee.tail = prev }
     }
 
-    private func moveToFront(_ i: Int32) {
+    @usableFromInline func moveToFront(_ i: Int32) {
         guard state.pointee.head != i else { return }
         unlink(i)
         state.pointee.nodes[Int(i)].prev = -1
@@ -146,7 +163,7 @@ public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
         if state.pointee.tail < 0 { state.pointee.tail = i }
     }
 
-    private func remove(_ i: Int32) {
+    @usableFromInline func remove(_ i: Int32) {
         unlink(i)
         state.pointee.index.removeValue(forKey: state.pointee.nodes[Int(i)].key)
         state.pointee.free.append(i)

@@ -22,7 +22,7 @@ public enum AdminBootstrap {
     public static func run(_ auth: AuthService, config: JadeConfiguration) throws {
         let count = try auth.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
         guard count == 0 else { return }
-        var password = config.resolved.string("secrets.admin_password")
+        var password = config.secrets.adminPassword
         var generated = false
         if password.isEmpty {
             guard config.environment == .development else {

@@ -1,6 +1,6 @@
-import JadeCore
 import Foundation
 import GRDB
+import JadeCore
 
 extension AuthService {
     /// The result of a successful login.

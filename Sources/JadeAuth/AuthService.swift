@@ -1,6 +1,6 @@
-import JadeCore
 import Foundation
 import GRDB
+import JadeCore
 import JadeShared
 import JadeStore
 import Logging

@@ -22,32 +22,29 @@ public struct AuthSettings: Sendable {
     public var permissionCacheTTLSeconds: Int
 
     public init(_ config: JadeConfiguration) {
-        let c = config.resolved
+        let a = config.authentication
         policy = PasswordPolicy(
-            minimumLength: c.int("authentication.min_password_length"),
-            maximumBytes: c.int("authentication.max_password_bytes"),
-            requireStrong: c.bool("authentication.require_strong_passwords"))
+            minimumLength: a.minPasswordLength, maximumBytes: a.maxPasswordBytes,
+            requireStrong: a.requireStrongPasswords)
         hashing = PasswordHasher.Parameters(
-            memoryKiB: UInt32(c.int("authentication.argon2_memory_kib")),
-            iterations: UInt32(c.int("authentication.argon2_iterations")),
-            parallelism: UInt32(c.int("authentication.argon2_parallelism")))
-        maxConcurrentHashes = c.int("authentication.max_concurrent_hashes")
-        pepper = c.string("secrets.password_pepper")
-        totpKey = c.string("secrets.totp_encryption_key")
-        sessionTimeout = TimeInterval(c.int("authentication.session_timeout_seconds"))
-        slidingSessions = c.bool("authentication.session_sliding")
-        allowRegistration = c.bool("authentication.allow_registration")
-        maxFailedLoginsPerAccount = c.int("authentication.max_failed_logins_per_account")
-        lockoutDuration = TimeInterval(c.int("authentication.lockout_duration_seconds"))
-        let days = c.int("authentication.password_expiry_days")
-        passwordExpiry = days > 0 ? TimeInterval(days) * 86_400 : nil
-        twoFactorMandatoryForAdmins = c.bool("authentication.enable_two_factor")
-        resetTokenLifetime = TimeInterval(c.int("authentication.password_reset_token_ttl_seconds"))
-        resetDelivery = c.string("authentication.password_reset_delivery")
-        let spool = c.string("authentication.password_reset_spool_dir")
+            memoryKiB: UInt32(a.argon2MemoryKiB), iterations: UInt32(a.argon2Iterations),
+            parallelism: UInt32(a.argon2Parallelism))
+        maxConcurrentHashes = a.maxConcurrentHashes
+        pepper = config.secrets.passwordPepper
+        totpKey = config.secrets.totpEncryptionKey
+        sessionTimeout = TimeInterval(a.sessionTimeout.components.seconds)
+        slidingSessions = a.sessionSliding
+        allowRegistration = a.allowRegistration
+        maxFailedLoginsPerAccount = a.maxFailedLoginsPerAccount
+        lockoutDuration = TimeInterval(a.lockoutDuration.components.seconds)
+        passwordExpiry = a.passwordExpiryDays > 0 ? TimeInterval(a.passwordExpiryDays) * 86_400 : nil
+        twoFactorMandatoryForAdmins = a.enableTwoFactor
+        resetTokenLifetime = TimeInterval(a.passwordResetTokenTTL.components.seconds)
+        resetDelivery = a.passwordResetDelivery
+        let spool = a.passwordResetSpoolDirectory
         resetSpoolDirectory =
             spool.isEmpty ? (config.database.dataDirectory as NSString).appendingPathComponent("spool") : spool
-        permissionCacheSize = c.int("cache.permission_cache_size")
-        permissionCacheTTLSeconds = c.int("cache.permission_cache_ttl_seconds")
+        permissionCacheSize = config.cache.permissionCacheSize
+        permissionCacheTTLSeconds = config.cache.permissionCacheTTLSeconds
     }
 }

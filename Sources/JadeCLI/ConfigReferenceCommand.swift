@@ -17,7 +17,9 @@ extension JadeCommand {
             out += "| --- | --- | --- | --- | --- | --- |\n"
             for key in ConfigSchema.keys {
                 let env = ([key.environmentName] + key.aliases).map { "`\($0)`" }.joined(separator: ", ")
-                let secretNote = key.isSecret ? " Secret: also `\(key.environmentName)_FILE`." : ""
+                let secretNote =
+                    (key.isSecret ? " Secret: also `\(key.environmentName)_FILE`." : "")
+                    + (key.restartOnly ? " Read at start only: a reload keeps the running value." : "")
                 out +=
                     "| `\(key.path)` | \(kind(key.kind)) | \(value(key.developmentDefault, secret: key.isSecret)) | \(value(key.productionDefault, secret: key.isSecret)) | \(env) | \(escape(key.summary))\(secretNote) |\n"
             }

@@ -19,7 +19,7 @@ enum Preflight {
         if includingDataDirectory, let problem = DataDirectory.problem(data) { problems.append(problem) }
         // A first start: no database yet, so the bootstrap admin will be created.
         if !FileManager.default.fileExists(atPath: config.database.databasePath) {
-            let password = config.resolved.string("secrets.admin_password")
+            let password = config.secrets.adminPassword
             if password.isEmpty {
                 if config.environment == .production {
                     problems.append(

@@ -50,6 +50,8 @@ public struct ConfigKey: Sendable {
     /// Extra environment variable names (the short forms such as `JADEVECTORDB_PORT`).
     public let aliases: [String]
     public let summary: String
+    /// Read once at start: a reload keeps the running value (and logs that it did).
+    public let restartOnly: Bool
 
     /// The environment variable that overrides the key: `JADEVECTORDB_` + path in upper case with
     /// `.` replaced by `_`.
@@ -59,7 +61,7 @@ public struct ConfigKey: Sendable {
 
     init(
         _ path: String, _ kind: ConfigKind, dev: ConfigValue?, prod: ConfigValue? = nil, secret: Bool = false,
-        aliases: [String] = [], _ summary: String
+        aliases: [String] = [], restartOnly: Bool = false, _ summary: String
     ) {
         self.path = path
         self.kind = kind
@@ -68,6 +70,7 @@ public struct ConfigKey: Sendable {
         self.isSecret = secret
         self.aliases = aliases
         self.summary = summary
+        self.restartOnly = restartOnly
     }
 }
 
@@ -79,17 +82,22 @@ public enum ConfigSchema {
 
     public static let byPath: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
 
+    /// The keys a reload cannot change (sockets, data directory, shared-memory sizes).
+    public static let restartOnlyKeys: [String] = keys.filter(\.restartOnly).map(\.path)
+
     static let server: [ConfigKey] = [
         ConfigKey(
             "server.host", .string, dev: .string("127.0.0.1"), prod: .string("0.0.0.0"),
-            aliases: ["JADEVECTORDB_HOST"], "Address to listen on (numeric IPv4 or IPv6)."),
+            aliases: ["JADEVECTORDB_HOST"], restartOnly: true, "Address to listen on (numeric IPv4 or IPv6)."),
         ConfigKey(
-            "server.port", .int(0...65535), dev: .int(8080), aliases: ["JADEVECTORDB_PORT"],
+            "server.port", .int(0...65535), dev: .int(8080), aliases: ["JADEVECTORDB_PORT"], restartOnly: true,
             "TCP port; 0 picks a free one (logged at start)."),
         ConfigKey(
             "server.workers", .int(0...128), dev: .int(0), aliases: ["JADEVECTORDB_WORKERS"],
             "Worker processes; 0 means one per CPU."),
-        ConfigKey("server.backlog", .int(16...65535), dev: .int(1024), "Listen backlog of each slot socket."),
+        ConfigKey(
+            "server.backlog", .int(16...65535), dev: .int(1024), restartOnly: true,
+            "Listen backlog of each slot socket."),
         ConfigKey(
             "server.shutdown_timeout_seconds", .int(1...3600), dev: .int(30),
             "Longest time a stopping or retiring worker waits for in-flight requests."),
@@ -129,7 +137,8 @@ public enum ConfigSchema {
     static let storage: [ConfigKey] = [
         ConfigKey(
             "storage.data_dir", .string, dev: .string("./data"), prod: .string("/var/lib/jadevectordb"),
-            aliases: ["JADEVECTORDB_DATA_DIR"], "Directory of the SQLite database and vector segments.")
+            aliases: ["JADEVECTORDB_DATA_DIR"], restartOnly: true,
+            "Directory of the SQLite database and vector segments.")
     ]
 
     static let database: [ConfigKey] = [
@@ -237,17 +246,14 @@ public enum ConfigSchema {
         ),
         ConfigKey("security.ip_allowlist", .strings, dev: .strings([]), "CIDRs that are never blocked."),
         ConfigKey(
-            "security.rate_limit_table_capacity", .int(1024...16_777_216), dev: .int(65_536),
-            "Token buckets held in shared memory (rounded up to a power of two; about 15,900 per MiB; read at start)."),
+            "security.rate_limit_table_capacity", .int(1024...16_777_216), dev: .int(65_536), restartOnly: true,
+            "Token buckets held in shared memory (rounded up to a power of two; about 15,900 per MiB)."),
     ]
 
     static let rateLimits: [ConfigKey] = {
-        let defaults: [(String, Int, Int)] = [
-            ("login", 5, 60), ("registration", 3, 3600), ("api", 1000, 60), ("password_reset", 3, 3600),
-            ("global", 10_000, 1), ("password_reset_address", 20, 3600),
-        ]
-        return defaults.flatMap { name, limit, period in
-            [
+        RateLimitName.allCases.flatMap { rate in
+            let (name, (limit, period)) = (rate.rawValue, rate.defaults)
+            return [
                 ConfigKey(
                     "rate_limits.\(name).limit", .int(1...100_000_000), dev: .int(limit),
                     "Requests allowed per period (\(name))."),
@@ -303,9 +309,9 @@ public enum ConfigSchema {
     ]
 
     static let metrics: [ConfigKey] = [
-        ConfigKey("metrics.enabled", .bool, dev: .bool(true), "Serve /metrics."),
+        ConfigKey("metrics.enabled", .bool, dev: .bool(true), restartOnly: true, "Serve /metrics."),
         ConfigKey(
-            "metrics.port", .int(0...65535), dev: .int(0),
+            "metrics.port", .int(0...65535), dev: .int(0), restartOnly: true,
             "Serve /metrics on this separate loopback port instead (0: on the main port)."),
     ]
 

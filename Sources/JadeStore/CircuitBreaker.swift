@@ -26,13 +26,11 @@ public struct BreakerSettings: Sendable {
         failureThreshold: 5, window: 60, openTimeout: 30, minimumCalls: 10, failureRate: 0.5)
 
     public init(_ config: JadeConfiguration) {
-        let c = config.resolved
+        let c = config.circuitBreaker
         self.init(
-            failureThreshold: c.int("circuit_breaker.failure_threshold"),
-            window: TimeInterval(c.int("circuit_breaker.window_seconds")),
-            openTimeout: TimeInterval(c.int("circuit_breaker.open_timeout_seconds")),
-            minimumCalls: c.int("circuit_breaker.minimum_calls"),
-            failureRate: c.double("circuit_breaker.failure_rate_threshold"))
+            failureThreshold: c.failureThreshold, window: TimeInterval(c.window.components.seconds),
+            openTimeout: TimeInterval(c.openTimeout.components.seconds), minimumCalls: c.minimumCalls,
+            failureRate: c.failureRateThreshold)
     }
 
     var raw: jade_breaker_config_t {

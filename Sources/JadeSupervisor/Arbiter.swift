@@ -101,15 +101,15 @@ public final class Arbiter {
                 host: config.server.host, port: config.server.port, count: config.server.effectiveWorkers,
                 backlog: config.server.backlog)
         }
-        let metricsPort = config.resolved.int("metrics.port")
-        if metricsPort != 0 && config.resolved.bool("metrics.enabled") {
+        let metricsPort = config.metrics.port
+        if metricsPort != 0 && config.metrics.enabled {
             metricsSocket = try ListeningSockets.bind(host: "127.0.0.1", port: metricsPort, count: 1, backlog: 128)
         } else {
             metricsSocket = nil
         }
         // Sized once: a reload cannot resize the segment (workers map it), so a new capacity needs a restart.
         segment = try SharedSegment.create(
-            rateLimitCapacity: config.resolved.int("security.rate_limit_table_capacity"))
+            rateLimitCapacity: config.security.rateLimitTableCapacity)
         rateLimitTable = try? RateLimitTable(segment: segment)
         segment.header.configuredWorkers = UInt32(config.server.effectiveWorkers)
         segment.header.currentGeneration = generation
@@ -458,19 +458,11 @@ public final class Arbiter {
             notifier.send(["READY=1", "STATUS=reload rejected: \(first)\(more); \(statusLine())"])
             return
         }
-        let incoming = JadeConfiguration(resolved)
-        if incoming.server.host != config.server.host || incoming.server.port != config.server.port
-            || incoming.server.backlog != config.server.backlog
-        {
-            logger.warning("server.host, server.port and server.backlog change only on restart; keeping the old values")
-        }
-        if incoming.database.dataDirectory != config.database.dataDirectory {
-            logger.warning("storage.data_dir changes only on restart; keeping the old value")
-        }
-        if incoming.resolved.int("metrics.port") != config.resolved.int("metrics.port")
-            || incoming.resolved.bool("metrics.enabled") != config.resolved.bool("metrics.enabled")
-        {
-            logger.warning("metrics.port and metrics.enabled change only on restart; keeping the old values")
+        let unchangeable = ConfigSchema.restartOnlyKeys.filter { resolved.values[$0] != config.resolved.values[$0] }
+        if !unchangeable.isEmpty {
+            logger.warning(
+                "these keys change only on restart; keeping the running values",
+                metadata: ["keys": "\(unchangeable.joined(separator: ", "))"])
         }
         let pinnedConfig = Self.pinned(resolved, running: config.resolved)
         let next = JadeConfiguration(pinnedConfig)
@@ -495,16 +487,11 @@ public final class Arbiter {
         notifier.status("reloading: starting generation \(generation)")
     }
 
-    /// Keys that change only on restart: the sockets, the data directory and the metrics listener.
-    static let restartOnlyKeys = [
-        "server.host", "server.port", "server.backlog", "storage.data_dir", "metrics.port", "metrics.enabled",
-    ]
-
     /// The resolved config with the restart-only keys forced back to the running values.
     static func pinned(_ resolved: ResolvedConfig, running: ResolvedConfig) -> ResolvedConfig {
         var values = resolved.values
         var sources = resolved.sources
-        for key in restartOnlyKeys {
+        for key in ConfigSchema.restartOnlyKeys {
             values[key] = running.values[key]
             sources[key] = running.sources[key]
         }

@@ -68,8 +68,8 @@ public enum WorkerMain {
         let logger = Logger(label: "jadevectordb.worker")
         let metrics = WorkerMetrics(segment: segment, record: record)
         // metrics.enabled = false: nothing is recorded on the request path and /metrics is not served.
-        let metricsEnabled = config.resolved.bool("metrics.enabled")
-        let separateMetricsPort = metricsEnabled && config.resolved.int("metrics.port") != 0
+        let metricsEnabled = config.metrics.enabled
+        let separateMetricsPort = metricsEnabled && config.metrics.port != 0
         metrics.observeDatabaseErrors()
 
         let store: Store
@@ -115,7 +115,7 @@ public enum WorkerMain {
         }
         vectors.changeEpoch = VectorStore.ChangeEpoch(
             current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() })
-        if config.resolved.bool("cache.enable_query_cache") {
+        if config.cache.enableQueryCache {
             let cache = QueryCache()
             let (hit, miss) = (metrics.queryCacheHits, metrics.queryCacheMisses)
             cache.onLookup = { found in (found ? hit : miss).increment() }
@@ -146,7 +146,7 @@ public enum WorkerMain {
         let metricsRouter = separateMetricsPort ? Router() : router
         if metricsEnabled {
             MetricsRoutes(
-                gate: gate, threadPool: threadPool, scrapeToken: config.resolved.string("secrets.scrape_token"),
+                gate: gate, threadPool: threadPool, scrapeToken: config.secrets.scrapeToken,
                 render: { metrics.render() }
             ).register(on: metricsRouter)
         }

@@ -37,7 +37,19 @@ extension Integration {
             }
             // Requests over 4 connections (both workers write) until the first rotation.
             var sent = 0
-            let connections = try (0..<4).map { _ in try HTTPConnection(port: server.port) }
+            // Connections on both workers (the kernel spreads them by a hash of the address).
+            var connections: [HTTPConnection] = []
+            var seen: [Int: Int] = [:]
+            for _ in 0..<200 where connections.count < 4 {
+                let c = try HTTPConnection(port: server.port)
+                let slot = try #require(
+                    (c.request("GET", "/health").json?["worker"] as? [String: Any])?["slot"] as? Int)
+                if seen[slot, default: 0] < 2 {
+                    seen[slot, default: 0] += 1
+                    connections.append(c)
+                }
+            }
+            try #require(connections.count == 4, "connections on \(seen)")
             let deadline = Date().addingTimeInterval(60)
             func burst() throws {
                 for c in connections {

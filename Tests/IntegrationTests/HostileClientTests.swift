@@ -365,7 +365,12 @@ extension Integration {
             try JSONSerialization.data(withJSONObject: security).write(to: URL(fileURLWithPath: securityPath))
             server.signal(SIGHUP)
             try server.waitForGeneration(2)
-            for _ in 0..<6 { #expect(try api.call("GET", "/v1/auth/me", as: admin).status == 200) }
+            // Until they have drained, the old workers still serve with the old configuration.
+            try waitUntil("the old generation to exit", timeout: 20) { server.workerPIDs().count == 2 }
+            for _ in 0..<6 {
+                let reply = try api.call("GET", "/v1/auth/me", as: admin)
+                #expect(reply.status == 200, "\(reply.status) \(reply.text)")
+            }
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }

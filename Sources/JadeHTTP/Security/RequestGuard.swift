@@ -12,44 +12,8 @@ import Synchronization
 /// IP block list (kept in SQLite, cached per worker and reloaded when the shared blocks epoch
 /// moves).
 public final class RequestGuard: @unchecked Sendable {
-    /// The configured limits (`rate_limits.<name>` in security_config.json).
-    public enum Limit: String, CaseIterable, Sendable {
-        case login, registration, api, passwordReset = "password_reset", global
-        /// Password-reset requests per client address, taken before the per-account bucket so
-        /// that one address cannot fill the table with made-up account names.
-        case passwordResetAddress = "password_reset_address"
-
-        /// The position in `allCases`, for arrays indexed by limit (a dictionary would hash the
-        /// raw string on every request).
-        public var index: Int {
-            switch self {
-            case .login: return 0
-            case .registration: return 1
-            case .api: return 2
-            case .passwordReset: return 3
-            case .global: return 4
-            case .passwordResetAddress: return 5
-            }
-        }
-
-        /// Whose key the bucket is, and so what it may push out of a full table.
-        var evictionClass: RateLimitEvictionClass {
-            switch self {
-            case .login, .registration, .passwordResetAddress: return .address
-            case .passwordReset: return .anonymous
-            case .api, .global: return .identity
-            }
-        }
-
-        /// Limits that stand between an attacker and credentials: when the table has no room
-        /// to record a decision they refuse (fail closed) whatever the table's policy.
-        var isSecurity: Bool {
-            switch self {
-            case .login, .registration, .passwordReset, .passwordResetAddress: return true
-            case .api, .global: return false
-            }
-        }
-    }
+    /// The configured limits (`rate_limits.<name>`): one list, in JadeConfig.
+    public typealias Limit = RateLimitName
 
     let table: RateLimitTable?
     let segment: SharedSegment
@@ -75,30 +39,28 @@ public final class RequestGuard: @unchecked Sendable {
     private var blocked: [IPAddress: TimeInterval] = [:]
 
     public init(config: JadeConfiguration, segment: SharedSegment, auth: AuthService, logger: Logger) {
-        let c = config.resolved
         self.segment = segment
         self.auth = auth
         self.logger = logger
         table = try? RateLimitTable(segment: segment)
         apiKeys = table.map { RateLimitKeyCache(table: $0, kind: "api", prefixes: ["key:", "user:"]) }
-        rateLimiting = c.bool("security.enable_rate_limiting")
-        ipBlocking = c.bool("security.enable_ip_blocking")
+        let security = config.security
+        rateLimiting = security.enableRateLimiting
+        ipBlocking = security.enableIPBlocking
         var rules: [RateLimitRule] = []
         for limit in Limit.allCases {
             precondition(limit.index == rules.count)
+            let configured = config.rateLimits[limit]!
             rules.append(
                 RateLimitRule(
-                    limit: c.int("rate_limits.\(limit.rawValue).limit"),
-                    periodSeconds: Double(c.int("rate_limits.\(limit.rawValue).period_seconds")),
-                    burst: c.int("rate_limits.\(limit.rawValue).burst")))
+                    limit: configured.limit, periodSeconds: Double(configured.periodSeconds), burst: configured.burst))
         }
         self.rules = rules
-        allowlist = c.strings("security.ip_allowlist").compactMap { CIDR($0) }
+        allowlist = security.ipAllowlist
         trustedProxies = config.server.trustedProxies
         failureRule = RateLimitRule(
-            limit: c.int("security.max_failed_logins"),
-            periodSeconds: Double(c.int("security.failed_login_window_seconds")))
-        blockDuration = TimeInterval(c.int("security.block_duration_seconds"))
+            limit: security.maxFailedLogins, periodSeconds: Double(security.failedLoginWindow.components.seconds))
+        blockDuration = TimeInterval(security.blockDuration.components.seconds)
         maxConnectionsPerIP = config.server.maxConnectionsPerIP
     }
 
@@ -374,5 +336,38 @@ public final class RequestGuard: @unchecked Sendable {
         segment.header.bumpBlocksEpoch()
         refreshBlocks()
         return removed
+    }
+}
+
+extension RateLimitName {
+    /// The position in `allCases`, for arrays indexed by limit (a dictionary would hash the raw
+    /// string on every request).
+    public var index: Int {
+        switch self {
+        case .login: return 0
+        case .registration: return 1
+        case .api: return 2
+        case .passwordReset: return 3
+        case .global: return 4
+        case .passwordResetAddress: return 5
+        }
+    }
+
+    /// Whose key the bucket is, and so what it may push out of a full table.
+    var evictionClass: RateLimitEvictionClass {
+        switch self {
+        case .login, .registration, .passwordResetAddress: return .address
+        case .passwordReset: return .anonymous
+        case .api, .global: return .identity
+        }
+    }
+
+    /// Limits that stand between an attacker and credentials: when the table has no room to
+    /// record a decision they refuse (fail closed) whatever the table's policy.
+    var isSecurity: Bool {
+        switch self {
+        case .login, .registration, .passwordReset, .passwordResetAddress: return true
+        case .api, .global: return false
+        }
     }
 }

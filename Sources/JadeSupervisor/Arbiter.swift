@@ -72,8 +72,13 @@ public final class Arbiter {
     private var lastCheckpoint: UInt64 = jade_monotonic_ns()
     /// When the audit log was last purged (0: soon after start).
     private var lastAuditPurge: UInt64 = 0
-    /// Purges run here, off the signal loop: a large backlog takes a while.
+    /// The master's database duties (WAL checkpoints, the admin CLI's change counter, audit
+    /// purges) run here, off the signal loop: reaping, liveness checks and the watchdog never
+    /// wait for SQLite (a checkpoint of a large WAL, a disk that stalls).
     private let maintenance = DispatchQueue(label: "jadevectordb.maintenance")
+    /// Duties queued or running: a duty is not queued again until its last run ended.
+    private let dutiesLock = NSLock()
+    private var dutiesInFlight: Set<String> = []
     private var exitCode: Int32 = 0
     private var authChangeCounter = 0
     private var lastAuthPoll: UInt64 = 0
@@ -557,7 +562,7 @@ public final class Arbiter {
     }
 
     private func finishStop() -> Int32 {
-        maintenance.sync {}  // a purge under way finishes before the store closes
+        maintenance.sync {}  // duties under way finish before the store closes
         do {
             try store.checkpoint(mode: .truncate)
             try store.close()
@@ -591,11 +596,25 @@ public final class Arbiter {
         let now = jade_monotonic_ns()
         guard now - lastAuthPoll >= 1_000_000_000 else { return }
         lastAuthPoll = now
-        guard let counter = try? AdminBootstrap.changeCounter(store.pool), counter != authChangeCounter else { return }
-        authChangeCounter = counter
-        segment.bumpGlobalEpoch()
-        segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
-        logger.info("changes from a command-line tool; permission caches and block lists invalidated")
+        let (pool, segment, logger) = (store.pool, self.segment, self.logger)
+        // `authChangeCounter` is read and written on the maintenance queue only (after start).
+        runDuty("auth-poll") { [self] in
+            guard let counter = try? AdminBootstrap.changeCounter(pool), counter != authChangeCounter else { return }
+            authChangeCounter = counter
+            segment.bumpGlobalEpoch()
+            segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
+            logger.info("changes from a command-line tool; permission caches and block lists invalidated")
+        }
+    }
+
+    /// Runs `work` on the maintenance queue unless the previous run of `name` is still queued
+    /// or running (a slow disk skips rounds instead of piling them up).
+    private func runDuty(_ name: String, _ work: @escaping () -> Void) {
+        guard dutiesLock.withLock({ dutiesInFlight.insert(name).inserted }) else { return }
+        maintenance.async { [self] in
+            work()
+            dutiesLock.withLock { _ = dutiesInFlight.remove(name) }
+        }
     }
 
     /// With `logging.output = file`: once the file reaches `logging.max_file_size_mb`, rotates
@@ -620,7 +639,7 @@ public final class Arbiter {
         let pool = store.pool
         let retention = config.database.auditRetention
         let logger = self.logger
-        maintenance.async {
+        runDuty("audit-purge") {
             do {
                 let deleted = try AuditRetention.purge(pool, retention: retention)
                 if deleted > 0 {
@@ -641,10 +660,13 @@ public final class Arbiter {
         let interval = UInt64(config.database.checkpointInterval.components.seconds) * 1_000_000_000
         guard now - lastCheckpoint >= interval else { return }
         lastCheckpoint = now
-        do {
-            try store.checkpoint(mode: .passive)
-        } catch {
-            logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+        let (store, logger) = (self.store, self.logger)
+        runDuty("checkpoint") {
+            do {
+                try store.checkpoint(mode: .passive)
+            } catch {
+                logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -189,7 +189,9 @@ final class ServerProcess {
     func waitForExit(timeout: TimeInterval = 45) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        guard !process.isRunning else { throw TestFailure("server did not exit within \(timeout) s") }
+        guard !process.isRunning else {
+            throw TestFailure("server did not exit within \(timeout) s; log:\n\(log.suffix(3000))")
+        }
         return process.terminationStatus
     }
 }

@@ -100,7 +100,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
-        .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport", "JadeAuth"]),
+        // Depends on the executable so that `swift test` (which builds first) never runs the
+        // integration tests against a stale binary.
+        .testTarget(name: "IntegrationTests", dependencies: ["CJadeTestSupport", "JadeAuth", "jadevectordb"]),
 
         // Benchmarks: separate executables, never linked into jadevectordb. Run them through their
         // scripts (scripts/bench-*.sh), which build them in release.

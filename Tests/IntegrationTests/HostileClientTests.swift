@@ -245,7 +245,7 @@ extension Integration {
         /// smallest rate-limit table; brute force from a fresh address is still refused after
         /// the login limit (never allowed because the table had no room).
         @Test func aFullRateLimitTableStillRefusesBruteForce() throws {
-            let (server, api) = try start(
+            let (server, _) = try start(
                 workers: 2,
                 [
                     "JADEVECTORDB_SECURITY_RATE_LIMIT_TABLE_CAPACITY": "1024",

@@ -155,3 +155,20 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Startup {
+    /// The test harness's own race: a port taken between choosing and binding it makes the
+    /// server exit at once, and the harness starts it again on another port.
+    @Test func aPortTakenBeforeTheServerBindsItIsReplaced() throws {
+        var taken: Int32 = 0
+        let holder = jt_listen_any(&taken)
+        try #require(holder >= 0)
+        defer { close(holder) }
+        let server = try ServerProcess(workers: 1, firstPort: Int(taken))
+        try server.waitHealthy()
+        #expect(server.port != Int(taken))
+        #expect(FileManager.default.fileExists(atPath: server.logPath + ".port-\(taken)"))
+        server.signal(SIGTERM)
+        #expect(try server.waitForExit() == 0)
+    }
+}

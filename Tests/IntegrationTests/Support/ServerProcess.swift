@@ -90,11 +90,15 @@ func startLogged(
 
 /// A `jadevectordb serve` master started by a test on 127.0.0.1 with a free port and a
 /// temporary data directory. Stopped (by PID) when the test lets go of it.
+///
+/// The port is one the kernel just handed out and released: another process may take it before
+/// the server binds it. The server then exits at once ("address already in use"), and it is
+/// started again on another port (at most 5 times).
 final class ServerProcess {
-    let port: Int
+    private(set) var port: Int
     let directory: TemporaryDirectory
     let logPath: String
-    let process: Process
+    private(set) var process: Process
     let workers: Int
 
     var pid: pid_t { process.processIdentifier }
@@ -103,11 +107,12 @@ final class ServerProcess {
     init(
         workers: Int = 2, environment: [String: String] = [:], notify: NotifySocket? = nil,
         directory: TemporaryDirectory = TemporaryDirectory(), configDirectory: String? = nil,
-        launcher: [String] = []
+        launcher: [String] = [], firstPort: Int? = nil
     ) throws {
         self.directory = directory
         self.workers = workers
-        port = Int(jt_free_port())
+        // `firstPort`: the port to try first (a test of the retry gives a taken one).
+        port = firstPort ?? Int(jt_free_port())
         logPath = directory.path + "/server.log"
         var env = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("JADEVECTORDB_")
@@ -128,6 +133,17 @@ final class ServerProcess {
         // `launcher`: a command the server runs under (e.g. setpriv dropping capabilities).
         let command = launcher + [Repository.binary, "serve"]
         process = try startLogged(command[0], Array(command.dropFirst()), environment: env, logPath: logPath)
+        guard environment["JADEVECTORDB_PORT"] == nil else { return }  // the test chose it
+        for _ in 0..<5 {
+            // Bound (the master logs its start after binding), or lost the port to someone else?
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && !log.contains("master starting") && Date() < deadline { usleep(5_000) }
+            guard !process.isRunning, log.contains("address already in use") else { return }
+            try? FileManager.default.moveItem(atPath: logPath, toPath: logPath + ".port-\(port)")
+            port = Int(jt_free_port())
+            env["JADEVECTORDB_PORT"] = String(port)
+            process = try startLogged(command[0], Array(command.dropFirst()), environment: env, logPath: logPath)
+        }
     }
 
     deinit {

@@ -8,6 +8,7 @@ import Logging
 /// Users, credentials and grants over the shared SQLite database. Every method that touches the
 /// database blocks: call it off the event loop. Changes bump the permission epochs after they
 /// commit, so every worker's caches drop what the change made stale.
+// @unchecked Sendable: immutable after init, or behind locks (caches, hashing gate, counters).
 public final class AuthService: @unchecked Sendable {
     public let pool: ResilientPool
     public let hasher: PasswordHasher

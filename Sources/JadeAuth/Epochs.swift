@@ -22,6 +22,7 @@ extension EpochSource {
 }
 
 /// Epochs in the worker's shared-memory segment.
+// @unchecked Sendable: the epochs are words in shared memory, read and written with C atomics.
 public final class SharedEpochs: EpochSource, @unchecked Sendable {
     let segment: SharedSegment
     /// Read with the C inline helpers: no calls into JadeShared on every cached lookup.
@@ -42,6 +43,7 @@ public final class SharedEpochs: EpochSource, @unchecked Sendable {
 }
 
 /// Epochs private to one process (tests, command-line tools).
+// @unchecked Sendable: the epochs are behind a lock.
 public final class LocalEpochs: EpochSource, @unchecked Sendable {
     private let lock = NSLock()
     private var global: UInt64 = 0

@@ -6,6 +6,7 @@ import Foundation
 /// parameters can be raised later: `needsRehash` tells a login to store a fresh hash. An
 /// optional pepper (a server secret) is mixed in with HMAC-SHA256 before hashing. The number of
 /// hashes computed at once is bounded, so a burst of logins cannot take every core.
+// @unchecked Sendable: immutable parameters; the concurrency gate is a semaphore.
 public final class PasswordHasher: @unchecked Sendable {
     public struct Parameters: Sendable, Equatable {
         public var memoryKiB: UInt32

@@ -74,6 +74,7 @@ public enum TOTP {
 
 /// Encrypts small secrets at rest (TOTP seeds) with AES-GCM under a key derived from the
 /// configured `secrets.totp_encryption_key`.
+// @unchecked Sendable: immutable after init (the CryptoKit key type is not declared Sendable here).
 public struct SecretBox: @unchecked Sendable {
     private let key: SymmetricKey
 

@@ -7,6 +7,7 @@ import Logging
 
 /// Where log lines go. One shared sink per process; `reopen()` (on SIGUSR1) reopens a log file
 /// after rotation.
+// @unchecked Sendable: the descriptor is swapped and written under `lock`.
 public final class LogSink: @unchecked Sendable {
     /// The destination of the sink.
     public enum Destination: Sendable, Equatable {

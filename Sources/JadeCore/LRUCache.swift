@@ -8,6 +8,7 @@ import Synchronization
 /// The lookup and store paths are `@inlinable`: every user is in another module, and unspecialized
 /// generic code there made a cached permission check cost 155 ns instead of 38 ns
 /// (`scripts/bench-auth.sh`).
+// @unchecked Sendable: all state behind `lock`.
 public final class LRUCache<Key: Hashable, Value>: @unchecked Sendable {
     @usableFromInline struct Node {
         @usableFromInline var key: Key

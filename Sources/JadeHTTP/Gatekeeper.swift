@@ -5,6 +5,7 @@ import NIOPosix
 
 /// Verifies the caller and the route's permission. Cache hits are decided on the event loop;
 /// misses go to the thread pool (SQLite) and come back as a future.
+// @unchecked Sendable: immutable or thread-safe members; `metrics` set before serving.
 public final class Gatekeeper: @unchecked Sendable {
     public enum Decision {
         /// Admitted; the rate-limit decision (RateLimit-* headers) goes on the response.

@@ -48,6 +48,7 @@ public struct HTTPLimits: Sendable {
 
 /// Per-worker state shared by every connection. Lives on the worker's single event loop; every
 /// method must be called there.
+// @unchecked Sendable: confined to the worker's single event loop.
 public final class ServerContext: @unchecked Sendable {
     public let eventLoop: EventLoop
     public let router: Router

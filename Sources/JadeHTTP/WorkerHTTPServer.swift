@@ -17,6 +17,7 @@ import NIOPosix
 /// acceptor thread (poll + accept4, where a lost race is simply EAGAIN) that hands each
 /// connection to the event loop, rather than by a NIO server channel, which treats a readable
 /// socket that yields nothing as a broken invariant.
+// @unchecked Sendable: confined to the worker's event loop once started.
 public final class WorkerHTTPServer: @unchecked Sendable {
     public let context: ServerContext
     private let listenFD: Int32

@@ -14,6 +14,7 @@ import Synchronization
 /// it while alive; only the master reads it, once the worker is gone. A worker that dies
 /// between taking a slot and writing its entry (or between clearing an entry and giving the
 /// slot back) leaks or doubles one slot: a window of a few instructions.
+// @unchecked Sendable: a memfd mapping written with C atomics.
 public final class ConnectionLedger: @unchecked Sendable {
     /// Bytes per entry.
     public static let entrySize = 16

@@ -143,6 +143,7 @@ public struct RateLimitStatistics: Sendable, Equatable {
 /// starts full. Keys are hashed with SipHash-2-4 keyed by a secret the master drew for the
 /// segment, so clients cannot craft colliding keys. Buckets that have refilled completely are
 /// reused for new keys when needed; when none can be, the full-table policy decides.
+// @unchecked Sendable: a shared-memory table: C atomics and per-stripe locks.
 public final class RateLimitTable: @unchecked Sendable {
     /// `security.rate_limit_table_capacity` default.
     public static let defaultCapacity = Int(JADE_RL_DEFAULT_CAPACITY)

@@ -20,6 +20,7 @@ public enum WorkerState: UInt32, Sendable {
 
 /// The Swift view of the shared-memory segment that the master creates and every worker maps:
 /// the header and the table of worker records. All fields are read and written atomically.
+// @unchecked Sendable: a shared-memory view: every field through C atomics.
 public final class SharedSegment: @unchecked Sendable {
     /// The memfd holding the segment (inherited by workers as fd 4).
     public let fd: Int32
@@ -83,6 +84,7 @@ func fieldPointer<Base, Field>(_ base: UnsafeMutablePointer<Base>, _ path: KeyPa
 }
 
 /// Live fields of the segment header.
+// @unchecked Sendable: a pointer into shared memory: every field through C atomics.
 public struct SegmentHeader: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<jade_shm_header_t>
 
@@ -110,6 +112,7 @@ public struct SegmentHeader: @unchecked Sendable {
 }
 
 /// One worker's record in shared memory.
+// @unchecked Sendable: a pointer into shared memory: every field through C atomics.
 public struct WorkerRecord: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<jade_worker_record_t>
     /// Position in the record table.

@@ -44,6 +44,7 @@ public struct BreakerSettings: Sendable {
 /// shared-memory segment so that every worker agrees: it opens on a real outage (enough hard
 /// failures, enough calls, a high enough failure rate within the window), fails fast while open,
 /// lets exactly one probe through after the open timeout, and closes on the probe's success.
+// @unchecked Sendable: state in shared memory, changed with C atomics.
 public final class CircuitBreaker: @unchecked Sendable {
     public enum State: String, Sendable {
         case closed, open

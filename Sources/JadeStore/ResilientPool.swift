@@ -27,6 +27,7 @@ public struct RetrySettings: Sendable {
 /// reads or for writes; while a breaker is open, calls fail fast. Failures that the caller
 /// cannot fix surface as `StoreUnavailable` (503 with Retry-After); constraint errors and the
 /// caller's own errors pass through unchanged.
+// @unchecked Sendable: pool swapped under `poolLock`, counters under `counters`; callbacks set before use.
 public final class ResilientPool: @unchecked Sendable {
     public enum Mode: String, Sendable {
         case read, write

@@ -10,6 +10,7 @@ public struct StoreError: Error, CustomStringConvertible {
 }
 
 /// The SQLite database (WAL mode) shared by the master and every worker.
+// @unchecked Sendable: immutable fields; the GRDB pool is thread-safe.
 public final class Store: @unchecked Sendable {
     /// The connection pool (one writer, concurrent readers) behind the failure policy.
     public let pool: ResilientPool

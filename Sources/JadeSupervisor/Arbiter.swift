@@ -72,15 +72,11 @@ public final class Arbiter {
     private var lastCheckpoint: UInt64 = jade_monotonic_ns()
     /// When the audit log was last purged (0: soon after start).
     private var lastAuditPurge: UInt64 = 0
-    /// The master's database duties (WAL checkpoints, the admin CLI's change counter, audit
-    /// purges) run here, off the signal loop: reaping, liveness checks and the watchdog never
-    /// wait for SQLite (a checkpoint of a large WAL, a disk that stalls).
-    private let maintenance = DispatchQueue(label: "jadevectordb.maintenance")
-    /// Duties queued or running: a duty is not queued again until its last run ended.
-    private let dutiesLock = NSLock()
-    private var dutiesInFlight: Set<String> = []
+    /// The master's database duties, off its signal loop.
+    private let maintenance = MaintenanceQueue()
     private var exitCode: Int32 = 0
-    private var authChangeCounter = 0
+    /// The admin CLI's change counter as last seen (by the auth-poll duty).
+    private var authChangeCounter = SeenCounter(0)
     private var lastAuthPoll: UInt64 = 0
 
     /// Prepares everything that can fail before a worker starts: data directory, database and
@@ -98,7 +94,7 @@ public final class Arbiter {
             pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),
             logger: Logger(label: "jadevectordb.auth"))
         try AdminBootstrap.run(auth, config: config)
-        authChangeCounter = (try? AdminBootstrap.changeCounter(store.pool)) ?? 0
+        authChangeCounter = SeenCounter((try? AdminBootstrap.changeCounter(store.pool)) ?? 0)
         if let activated = try ListeningSockets.fromSocketActivation() {
             sockets = activated
         } else {
@@ -562,7 +558,7 @@ public final class Arbiter {
     }
 
     private func finishStop() -> Int32 {
-        maintenance.sync {}  // duties under way finish before the store closes
+        maintenance.drain()  // duties under way finish before the store closes
         do {
             try store.checkpoint(mode: .truncate)
             try store.close()
@@ -596,24 +592,12 @@ public final class Arbiter {
         let now = jade_monotonic_ns()
         guard now - lastAuthPoll >= 1_000_000_000 else { return }
         lastAuthPoll = now
-        let (pool, segment, logger) = (store.pool, self.segment, self.logger)
-        // `authChangeCounter` is read and written on the maintenance queue only (after start).
-        runDuty("auth-poll") { [self] in
-            guard let counter = try? AdminBootstrap.changeCounter(pool), counter != authChangeCounter else { return }
-            authChangeCounter = counter
+        let (pool, segment, logger, seen) = (store.pool, self.segment, self.logger, authChangeCounter)
+        maintenance.run("auth-poll") {
+            guard let counter = try? AdminBootstrap.changeCounter(pool), seen.changed(to: counter) else { return }
             segment.bumpGlobalEpoch()
             segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
             logger.info("changes from a command-line tool; permission caches and block lists invalidated")
-        }
-    }
-
-    /// Runs `work` on the maintenance queue unless the previous run of `name` is still queued
-    /// or running (a slow disk skips rounds instead of piling them up).
-    private func runDuty(_ name: String, _ work: @escaping () -> Void) {
-        guard dutiesLock.withLock({ dutiesInFlight.insert(name).inserted }) else { return }
-        maintenance.async { [self] in
-            work()
-            dutiesLock.withLock { _ = dutiesInFlight.remove(name) }
         }
     }
 
@@ -639,7 +623,7 @@ public final class Arbiter {
         let pool = store.pool
         let retention = config.database.auditRetention
         let logger = self.logger
-        runDuty("audit-purge") {
+        maintenance.run("audit-purge") {
             do {
                 let deleted = try AuditRetention.purge(pool, retention: retention)
                 if deleted > 0 {
@@ -661,7 +645,7 @@ public final class Arbiter {
         guard now - lastCheckpoint >= interval else { return }
         lastCheckpoint = now
         let (store, logger) = (self.store, self.logger)
-        runDuty("checkpoint") {
+        maintenance.run("checkpoint") {
             do {
                 try store.checkpoint(mode: .passive)
             } catch {

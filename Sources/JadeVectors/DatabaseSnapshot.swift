@@ -4,6 +4,7 @@ import GRDB
 /// are live, and each row's id, inverse norm and metadata. Immutable once published; the next version
 /// is derived from it by reading only what changed (rows appended past `rowCount`, and
 /// tombstones newer than `version`), sharing the row chunks.
+// @unchecked Sendable: immutable once published (its chunks and mapping too).
 struct DatabaseSnapshot: @unchecked Sendable {
     let databaseID: Int64
     let name: String

@@ -12,6 +12,7 @@ import JadeCore
 /// Bounded: at most `capacity` entries (least recently used evicted first) and only answers
 /// of at most `maxEntryBytes` each, so the cache costs at most capacity × maxEntryBytes per
 /// worker (32 MiB at the defaults). Only authorized reads reach it.
+// @unchecked Sendable: entries in a locked LRU cache; `onLookup` set before serving.
 public final class QueryCache: @unchecked Sendable {
     /// What an entry answers.
     enum Key: Hashable {

@@ -2,6 +2,7 @@
 /// for 4,096 consecutive rows. Slots are filled in row order by the (single) refresher of a
 /// database; a slot is written only while no published snapshot covers its row, and never
 /// changes afterwards, so snapshots share chunks and searches read them without locks.
+// @unchecked Sendable: a slot is written only before a snapshot publishes it and never after.
 final class RowChunk: @unchecked Sendable {
     static let shift = 12
     static let capacity = 1 << shift

@@ -4,6 +4,7 @@ import Foundation
 /// maps the same file, so the page cache holds the vectors once however many workers search
 /// them. The mapping lives as long as a snapshot uses it; an unlinked file stays readable
 /// through it, which is what lets compaction and deletion proceed under running searches.
+// @unchecked Sendable: a read-only mapping, immutable.
 final class SegmentMapping: @unchecked Sendable {
     let base: UnsafeRawPointer
     let length: Int

@@ -10,6 +10,7 @@ import JadeStore
 /// that records their length commits. A search first checks the database's `version` in SQLite
 /// and brings this process's snapshot up to date, so it sees every write acknowledged before it
 /// started, on any worker. Thread-safe.
+// @unchecked Sendable: state behind `lock` and per-entry locks; `changeEpoch` and `queryCache` set before serving.
 public final class VectorStore: @unchecked Sendable {
     public let store: Store
     /// `<data_dir>/vectors`
@@ -42,6 +43,7 @@ public final class VectorStore: @unchecked Sendable {
     private var infoCache: [String: (epoch: UInt64, info: VectorDatabaseInfo)] = [:]
 
     /// The latest snapshot of one database; `lock` serializes its refreshes.
+    // @unchecked Sendable: fields guarded by its `lock`.
     final class CacheEntry: @unchecked Sendable {
         let lock = NSLock()
         var snapshot: DatabaseSnapshot?

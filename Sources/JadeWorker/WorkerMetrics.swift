@@ -16,6 +16,7 @@ import Logging
 ///   header and records);
 /// - users, sessions, locked accounts, WAL, vector databases: computed at scrape from SQLite
 ///   and the vector store (the same on every worker).
+// @unchecked Sendable: handles are atomics in shared memory; closures set before serving.
 final class WorkerMetrics: @unchecked Sendable {
     let registry: MetricsRegistry
     let http: HTTPMetrics
@@ -65,7 +66,8 @@ final class WorkerMetrics: @unchecked Sendable {
             help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "hit")])
         queryCacheMisses = registry.counter(
             "jadevectordb_query_cache_requests_total",
-            help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "miss")])
+            help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "miss")]
+        )
         for kind in ["sql", "scan"] {
             queryTimeouts[kind] = registry.counter(
                 "jadevectordb_query_timeouts_total",
@@ -208,6 +210,7 @@ final class WorkerMetrics: @unchecked Sendable {
 }
 
 /// The SQLite gauges, read once per scrape (one read transaction for all three).
+// @unchecked Sendable: the cached value is behind a lock.
 final class ScrapeCache: @unchecked Sendable {
     let auth: AuthService
     let dbConnectionErrors: MetricCounter

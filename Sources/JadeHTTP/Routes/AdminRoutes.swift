@@ -151,7 +151,8 @@ enum HTTPMethodName {
 }
 
 extension ISO8601DateFormatter {
-    static let withFractions: ISO8601DateFormatter = {
+    /// ISO8601DateFormatter is documented thread-safe once configured; it is never changed after.
+    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f

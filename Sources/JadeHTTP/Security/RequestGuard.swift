@@ -11,6 +11,7 @@ import Synchronization
 /// limits, connection counts per client address, failed-login counting per address, and the
 /// IP block list (kept in SQLite, cached per worker and reloaded when the shared blocks epoch
 /// moves).
+// @unchecked Sendable: block list behind `lock`; buckets in shared memory (C atomics); `metrics` set before serving.
 public final class RequestGuard: @unchecked Sendable {
     /// The configured limits (`rate_limits.<name>`): one list, in JadeConfig.
     public typealias Limit = RateLimitName

@@ -2,6 +2,7 @@ import CJadeShm
 
 /// A monotonic counter: one uint64 in the recording block. Copyable, two words; incrementing is
 /// one relaxed atomic add (the block is written only by its own process).
+// @unchecked Sendable: a pointer to an atomic counter in the recording block.
 public struct MetricCounter: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<UInt64>
 
@@ -14,6 +15,7 @@ public struct MetricCounter: @unchecked Sendable {
 }
 
 /// Histogram bucket bounds, in nanoseconds for durations, shared by every series of a family.
+// @unchecked Sendable: immutable bounds.
 public final class MetricBuckets: @unchecked Sendable {
     /// Upper bounds in the recorded unit (nanoseconds), ascending.
     public let bounds: [UInt64]
@@ -47,6 +49,7 @@ public final class MetricBuckets: @unchecked Sendable {
 
 /// A histogram series: `bounds + 1` consecutive bucket counters (not cumulative; the last is
 /// +Inf) followed by the sum of observations in nanoseconds. The count is the buckets' total.
+// @unchecked Sendable: a pointer to atomic counters in the recording block.
 public struct MetricHistogram: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<UInt64>
     let buckets: MetricBuckets

@@ -15,6 +15,7 @@ public typealias MetricLabels = [(String, String)]
 ///
 /// Registration is not thread-safe: register everything before serving. Recording through the
 /// returned handles is thread-safe and lock-free.
+// @unchecked Sendable: registration happens before serving; recording is lock-free atomics.
 public final class MetricsRegistry: @unchecked Sendable {
     struct Series {
         let labels: String

@@ -1,5 +1,5 @@
-import JadeCore
 import Foundation
+import JadeCore
 import Testing
 
 @testable import JadeAuth

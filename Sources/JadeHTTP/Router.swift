@@ -98,6 +98,31 @@ public struct RequestContext {
 /// A route handler.
 public typealias RouteHandler = (RequestContext) -> HandlerResult
 
+/// What a route records beyond its own series (`jadevectordb_http_requests_total{route,...}`):
+/// the sprint plan's labels, declared with the route (`Router.add`).
+public struct RouteLabels: Sendable, Equatable {
+    /// `jadevectordb_auth_requests_total{method}` and friends: an authentication route.
+    public var authMethod: String?
+    /// `jadevectordb_user_operations_total{operation}` on success: a route that changes users.
+    public var userOperation: String?
+    /// `jadevectordb_failed_logins_total` on 401.
+    public var countsFailedLogins = false
+    /// `jadevectordb_vector_search_duration_seconds` on success.
+    public var timesVectorSearch = false
+
+    public init(
+        authMethod: String? = nil, userOperation: String? = nil, countsFailedLogins: Bool = false,
+        timesVectorSearch: Bool = false
+    ) {
+        self.authMethod = authMethod
+        self.userOperation = userOperation
+        self.countsFailedLogins = countsFailedLogins
+        self.timesVectorSearch = timesVectorSearch
+    }
+
+    public static let none = RouteLabels()
+}
+
 /// Matches method and path against route templates such as `/v1/databases/{name}`.
 public final class Router {
     final class Node {
@@ -138,9 +163,11 @@ public final class Router {
 
     public init(metrics: HTTPMetrics? = nil) { self.metrics = metrics }
 
-    /// Adds a route. `{name}` segments capture a path segment.
+    /// Adds a route: its method, path template (`{name}` segments capture a path segment),
+    /// access policy, metric labels and handler, all declared here and nowhere else.
     public func add(
-        _ method: HTTPMethod, _ template: String, _ policy: AccessPolicy = .open, _ handler: @escaping RouteHandler
+        _ method: HTTPMethod, _ template: String, _ policy: AccessPolicy = .open, labels: RouteLabels = .none,
+        _ handler: @escaping RouteHandler
     ) {
         var node = root
         for segment in template.split(separator: "/") {
@@ -162,7 +189,8 @@ public final class Router {
             }
         }
         var route = Route(
-            template: template, policy: policy, handler: handler, metrics: metrics?.route(method, template))
+            template: template, policy: policy, handler: handler,
+            metrics: metrics?.route(method, template, labels: labels))
         route.isExemptFromLimits = template.hasPrefix("/health") || template.hasPrefix("/metrics")
         node.handlers.removeAll { $0.method == method }
         node.handlers.append((method, route))

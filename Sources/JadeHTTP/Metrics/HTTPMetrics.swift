@@ -117,26 +117,6 @@ public final class HTTPMetrics {
     /// Rate-limit decisions the table had no room to record, by limit.
     let unrecordedDecisions: [String: MetricCounter]
 
-    /// `POST /v1/auth/login` etc.: the sprint plan's `method` label of each authentication route.
-    static let authMethods: [String: String] = [
-        "POST /v1/auth/login": "login", "POST /v1/auth/logout": "logout", "POST /v1/auth/register": "register",
-        "POST /v1/auth/password": "password_change",
-        "POST /v1/auth/password-reset/request": "password_reset_request",
-        "POST /v1/auth/password-reset/confirm": "password_reset_confirm",
-        "POST /v1/auth/2fa/enroll": "totp_enroll", "POST /v1/auth/2fa/verify": "totp_verify",
-        "DELETE /v1/auth/2fa": "totp_disable", "POST /v1/api-keys": "api_key_create",
-        "DELETE /v1/api-keys/{id}": "api_key_revoke",
-    ]
-    /// Routes that change users: `jadevectordb_user_operations_total{operation}` on success.
-    static let userOperations: [String: String] = [
-        "POST /v1/admin/users": "create", "PATCH /v1/admin/users/{id}": "update",
-        "DELETE /v1/admin/users/{id}": "delete", "PUT /v1/admin/users/{id}/roles/{role}": "role_assign",
-        "DELETE /v1/admin/users/{id}/roles/{role}": "role_remove", "POST /v1/auth/register": "register",
-        "POST /v1/auth/password": "password_change", "POST /v1/auth/password-reset/confirm": "password_reset",
-        "PUT /v1/admin/groups/{group}/members/{user_id}": "group_add",
-        "DELETE /v1/admin/groups/{group}/members/{user_id}": "group_remove",
-    ]
-
     public init(registry: MetricsRegistry) {
         self.registry = registry
         unmatched = RouteMetrics(registry, template: "unmatched", method: "any")
@@ -189,45 +169,37 @@ public final class HTTPMetrics {
         unrecordedDecisions = unrecorded
         blockedRequests = registry.counter(
             "jadevectordb_blocked_requests_total", help: "Requests refused because the client address is blocked.")
-        // Registered up front so every method label exists from the first scrape.
-        for key in Self.authMethods.keys.sorted() { _ = route(key) }
-        for key in Self.userOperations.keys.sorted() { _ = route(key) }
     }
 
     private var routes: [String: RouteMetrics] = [:]
     private var authByMethod: [String: AuthMethodMetrics] = [:]
 
-    private func route(_ key: String) -> RouteMetrics {
+    /// The series of the route `method template` with its declared `labels` (registered when
+    /// the route is added, so that every series exists from the first scrape).
+    public func route(_ method: HTTPMethod, _ template: String, labels: RouteLabels = .none) -> RouteMetrics {
+        let key = method.rawValue + " " + template
         if let existing = routes[key] { return existing }
-        let parts = key.split(separator: " ", maxSplits: 1)
-        let method = String(parts[0])
-        let template = String(parts[1])
-        let metrics = RouteMetrics(registry, template: template, method: method)
-        if let auth = Self.authMethods[key] {
+        let metrics = RouteMetrics(registry, template: template, method: method.rawValue)
+        if let auth = labels.authMethod {
             let m = authByMethod[auth] ?? AuthMethodMetrics(registry, method: auth)
             authByMethod[auth] = m
             metrics.auth = m
         }
-        if let operation = Self.userOperations[key] {
+        if let operation = labels.userOperation {
             metrics.userOperation = registry.counter(
                 "jadevectordb_user_operations_total", help: "Successful changes to users by operation.",
                 labels: [("operation", operation)])
         }
-        if key == "POST /v1/auth/login" {
+        if labels.countsFailedLogins {
             metrics.failedLogin = registry.counter(
                 "jadevectordb_failed_logins_total", help: "Logins refused for bad credentials (401).")
         }
-        if key == "POST /v1/databases/{name}/search" {
+        if labels.timesVectorSearch {
             metrics.search = registry.histogram(
                 "jadevectordb_vector_search_duration_seconds", help: "Time to answer a successful vector search.")
         }
         routes[key] = metrics
         return metrics
-    }
-
-    /// The series of the route `method template` (registered on first use).
-    public func route(_ method: HTTPMethod, _ template: String) -> RouteMetrics {
-        route(method.rawValue + " " + template)
     }
 
     /// Records a credential verification.

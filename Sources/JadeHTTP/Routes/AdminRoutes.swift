@@ -18,7 +18,7 @@ public struct AdminRoutes {
         router.add(.GET, "/v1/admin/users", manage) { r in
             r.blocking { .json(.object(["users": .array(try auth.listUsers().map(AuthJSON.user))])) }
         }
-        router.add(.POST, "/v1/admin/users", manage) { r in
+        router.add(.POST, "/v1/admin/users", manage, labels: .init(userOperation: "create")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["username", "password", "email", "roles"])
@@ -36,7 +36,7 @@ public struct AdminRoutes {
                 return .json(.object(["user": AuthJSON.user(user)]))
             }
         }
-        router.add(.PATCH, "/v1/admin/users/{id}", manage) { r in
+        router.add(.PATCH, "/v1/admin/users/{id}", manage, labels: .init(userOperation: "update")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["active", "email", "password"])
@@ -47,14 +47,17 @@ public struct AdminRoutes {
                 return .json(.object(["user": AuthJSON.user(user)]))
             }
         }
-        router.add(.DELETE, "/v1/admin/users/{id}", manage) { r in
+        router.add(.DELETE, "/v1/admin/users/{id}", manage, labels: .init(userOperation: "delete")) { r in
             r.blocking {
                 try auth.deleteUser(id: try userID(r), actor: r.principal!, ip: r.remoteAddress)
                 return .noContent
             }
         }
         for (method, assigned) in [(HTTPMethodName.PUT, true), (.DELETE, false)] {
-            router.add(method.nio, "/v1/admin/users/{id}/roles/{role}", manage) { r in
+            router.add(
+                method.nio, "/v1/admin/users/{id}/roles/{role}", manage,
+                labels: .init(userOperation: assigned ? "role_assign" : "role_remove")
+            ) { r in
                 r.blocking {
                     try auth.setUserRole(
                         userID: try userID(r), role: r.parameter("role"), assigned: assigned, actor: r.principal!,
@@ -71,7 +74,10 @@ public struct AdminRoutes {
                     return .noContent
                 }
             }
-            router.add(method.nio, "/v1/admin/groups/{group}/members/{user_id}", manage) { r in
+            router.add(
+                method.nio, "/v1/admin/groups/{group}/members/{user_id}", manage,
+                labels: .init(userOperation: assigned ? "group_add" : "group_remove")
+            ) { r in
                 r.blocking {
                     try auth.setGroupMember(
                         group: r.parameter("group"), userID: try userID(r, "user_id"), member: assigned,

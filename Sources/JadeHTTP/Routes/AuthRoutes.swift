@@ -49,9 +49,13 @@ public struct AuthRoutes {
 
     public func register(on router: Router) {
         let any: AccessPolicy = .authenticated(allowing: [.passwordExpired, .twoFactorEnrollment])
-        router.add(.POST, "/v1/auth/register") { r in r.blocking { try register(r) } }
-        router.add(.POST, "/v1/auth/login") { r in r.blocking { try login(r) } }
-        router.add(.POST, "/v1/auth/logout", any) { r in
+        router.add(.POST, "/v1/auth/register", labels: .init(authMethod: "register", userOperation: "register")) { r in
+            r.blocking { try register(r) }
+        }
+        router.add(.POST, "/v1/auth/login", labels: .init(authMethod: "login", countsFailedLogins: true)) { r in
+            r.blocking { try login(r) }
+        }
+        router.add(.POST, "/v1/auth/logout", any, labels: .init(authMethod: "logout")) { r in
             r.blocking {
                 try auth.logout(r.principal!, ip: r.remoteAddress)
                 return .noContent
@@ -73,7 +77,10 @@ public struct AuthRoutes {
                 return response
             }
         }
-        router.add(.POST, "/v1/auth/password", .account(allowing: [.passwordExpired])) { r in
+        router.add(
+            .POST, "/v1/auth/password", .account(allowing: [.passwordExpired]),
+            labels: .init(authMethod: "password_change", userOperation: "password_change")
+        ) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["current_password", "new_password"])
@@ -83,7 +90,7 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.POST, "/v1/auth/password-reset/request") { r in
+        router.add(.POST, "/v1/auth/password-reset/request", labels: .init(authMethod: "password_reset_request")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["username", "email"])
@@ -105,7 +112,10 @@ public struct AuthRoutes {
                     ]), status: .accepted, headers: headers)
             }
         }
-        router.add(.POST, "/v1/auth/password-reset/confirm") { r in
+        router.add(
+            .POST, "/v1/auth/password-reset/confirm",
+            labels: .init(authMethod: "password_reset_confirm", userOperation: "password_reset")
+        ) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["token", "new_password"])
@@ -118,13 +128,13 @@ public struct AuthRoutes {
             }
         }
         let enrolment: AccessPolicy = .account(allowing: [.twoFactorEnrollment])
-        router.add(.POST, "/v1/auth/2fa/enroll", enrolment) { r in
+        router.add(.POST, "/v1/auth/2fa/enroll", enrolment, labels: .init(authMethod: "totp_enroll")) { r in
             r.blocking {
                 let uri = try auth.enrollTOTP(r.principal!, ip: r.remoteAddress)
                 return .json(.object(["otpauth_uri": .string(uri)]), status: .created)
             }
         }
-        router.add(.POST, "/v1/auth/2fa/verify", enrolment) { r in
+        router.add(.POST, "/v1/auth/2fa/verify", enrolment, labels: .init(authMethod: "totp_verify")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["code"])
@@ -132,7 +142,7 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.DELETE, "/v1/auth/2fa", .account()) { r in
+        router.add(.DELETE, "/v1/auth/2fa", .account(), labels: .init(authMethod: "totp_disable")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["code"])
@@ -140,7 +150,9 @@ public struct AuthRoutes {
                 return .noContent
             }
         }
-        router.add(.POST, "/v1/api-keys", .account()) { r in r.blocking { try createKey(r) } }
+        router.add(.POST, "/v1/api-keys", .account(), labels: .init(authMethod: "api_key_create")) { r in
+            r.blocking { try createKey(r) }
+        }
         router.add(.GET, "/v1/api-keys", .account()) { r in
             r.blocking {
                 .json(
@@ -148,7 +160,7 @@ public struct AuthRoutes {
                     ))
             }
         }
-        router.add(.DELETE, "/v1/api-keys/{id}", .account()) { r in
+        router.add(.DELETE, "/v1/api-keys/{id}", .account(), labels: .init(authMethod: "api_key_revoke")) { r in
             r.blocking {
                 guard let id = Int64(r.parameter("id")) else { throw APIError.notFound("No such API key.") }
                 let manager = try auth.authorize(r.principal!, .usersManage, database: nil)

@@ -82,7 +82,10 @@ public struct VectorRoutes {
                 return .noContent
             }
         }
-        router.add(.POST, "/v1/databases/{name}/search", .database(.databaseRead, parameter: "name")) { r in
+        router.add(
+            .POST, "/v1/databases/{name}/search", .database(.databaseRead, parameter: "name"),
+            labels: .init(timesVectorSearch: true)
+        ) { r in
             r.blocking { try search(r) }
         }
         router.add(.GET, "/v1/databases/{name}/acl", .database(.databaseAdmin, parameter: "name")) { r in

@@ -453,8 +453,23 @@ extension AuthService {
 
     // MARK: audit
 
+    /// One security event of the audit log.
+    public struct AuditEvent: Sendable, Equatable {
+        public let id: Int64
+        /// UTC, ISO 8601 with milliseconds.
+        public let at: String
+        public let type: String
+        public let actor: String?
+        public let ip: String?
+        public let target: String?
+        /// `success`, `failure` or `denied`.
+        public let outcome: String
+        /// A JSON object with the event's details, as stored.
+        public let detailsJSON: String?
+    }
+
     /// Security events, newest first.
-    public func auditLog(since: String?, limit: Int, type: String?) throws -> [[String: Any]] {
+    public func auditLog(since: String?, limit: Int, type: String?) throws -> [AuditEvent] {
         try pool.read { db in
             var sql = "SELECT id, at, type, actor, ip, target, outcome, details FROM audit_log WHERE 1 = 1"
             var args: [(any DatabaseValueConvertible)?] = []
@@ -469,17 +484,9 @@ extension AuthService {
             sql += " ORDER BY id DESC LIMIT ?"
             args.append(limit)
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
-                var event: [String: Any] = [
-                    "id": row["id"] as Int64, "at": row["at"] as String, "type": row["type"] as String,
-                    "outcome": row["outcome"] as String,
-                ]
-                for key in ["actor", "ip", "target"] { if let v = row[key] as String? { event[key] = v } }
-                if let details = row["details"] as String?, let data = details.data(using: .utf8),
-                    let object = try? JSONSerialization.jsonObject(with: data)
-                {
-                    event["details"] = object
-                }
-                return event
+                AuditEvent(
+                    id: row["id"], at: row["at"], type: row["type"], actor: row["actor"], ip: row["ip"],
+                    target: row["target"], outcome: row["outcome"], detailsJSON: row["details"])
             }
         }
     }

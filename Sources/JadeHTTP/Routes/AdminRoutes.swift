@@ -144,7 +144,7 @@ public struct AdminRoutes {
                 }
                 let events = try auth.auditLog(
                     since: since, limit: limit, type: q["type"].flatMap { $0.isEmpty ? nil : $0 })
-                return .json(.object(["events": .array(events.map(AuthJSON.any))]))
+                return .json(.object(["events": .array(events.map(AuthJSON.auditEvent))]))
             }
         }
     }

@@ -35,6 +35,23 @@ enum AuthJSON {
         ])
     }
 
+    /// An audit event as the API shows it (`details` parsed back into JSON).
+    static func auditEvent(_ event: AuthService.AuditEvent) -> JSON {
+        var object: [String: JSON] = [
+            "id": .int(Int(event.id)), "at": .string(event.at), "type": .string(event.type),
+            "outcome": .string(event.outcome),
+        ]
+        if let actor = event.actor { object["actor"] = .string(actor) }
+        if let ip = event.ip { object["ip"] = .string(ip) }
+        if let target = event.target { object["target"] = .string(target) }
+        if let text = event.detailsJSON, let data = text.data(using: .utf8),
+            let details = try? JSONSerialization.jsonObject(with: data)
+        {
+            object["details"] = any(details)
+        }
+        return .object(object)
+    }
+
     static func any(_ value: Any) -> JSON {
         switch value {
         case let s as String: return .string(s)

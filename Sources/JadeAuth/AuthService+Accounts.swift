@@ -64,7 +64,8 @@ extension AuthService {
             }
             try audit(
                 db, actor == nil ? "user_registered" : "user_created", actor: actor?.username ?? username, ip: ip,
-                target: username, outcome: "success", details: roles.isEmpty ? nil : ["roles": roles])
+                target: username, outcome: "success",
+                details: roles.isEmpty ? nil : ["roles": .array(roles.map { .string($0) })])
             return try loadUser(db, id: id)!
         }
     }
@@ -147,10 +148,12 @@ extension AuthService {
     }
 
     private func deliverReset(token: String, username: String, email: String?, expiresAt: TimeInterval) throws {
-        let message: [String: Any] = [
-            "type": "password_reset", "username": username, "email": email ?? NSNull(), "token": token,
-            "expires_at": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: expiresAt)),
-        ]
+        let message = JSONValue.object([
+            "type": .string("password_reset"), "username": .string(username),
+            "email": email.map { .string($0) } ?? .null,
+            "token": .string(token),
+            "expires_at": .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: expiresAt))),
+        ])
         if settings.resetDelivery == "log" {
             // Development delivery: the log is the mailbox (production refuses this setting).
             logger.notice(
@@ -161,7 +164,7 @@ extension AuthService {
         let dir = settings.resetSpoolDirectory
         try FileManager.default.createDirectory(
             atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let data = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
+        let data = Data(message.text.utf8)
         let name = "reset-\(Int(now * 1000))-\(UUID().uuidString).json"
         let temp = (dir as NSString).appendingPathComponent("." + name)
         guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600])

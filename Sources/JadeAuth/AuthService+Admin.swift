@@ -48,7 +48,7 @@ extension AuthService {
             let id = db.lastInsertedRowID
             try audit(
                 db, "api_key_created", actor: principal.username, ip: ip, target: "\(id)", outcome: "success",
-                details: ["name": name, "prefix": prefix])
+                details: ["name": .string(name), "prefix": .string(prefix)])
             return id
         }
         let info = APIKey(
@@ -233,7 +233,7 @@ extension AuthService {
             }
             try audit(
                 db, "role_created", actor: actor.username, ip: ip, target: name, outcome: "success",
-                details: ["permissions": permissions.map(\.rawValue)])
+                details: ["permissions": .array(permissions.map { .string($0.rawValue) })])
         }
     }
 
@@ -264,7 +264,7 @@ extension AuthService {
             try audit(
                 db, granted ? "role_permission_granted" : "role_permission_revoked", actor: actor.username,
                 ip: ip, target: role, outcome: "success",
-                details: ["permission": permission.rawValue, "database": database ?? "*"])
+                details: ["permission": .string(permission.rawValue), "database": .string(database ?? "*")])
         }
         invalidateAll()
     }
@@ -299,7 +299,7 @@ extension AuthService {
             }
             try audit(
                 db, assigned ? "role_assigned" : "role_removed", actor: actor.username, ip: ip, target: name,
-                outcome: "success", details: ["role": role])
+                outcome: "success", details: ["role": .string(role)])
         }
         invalidate(user: userID)
     }
@@ -366,7 +366,7 @@ extension AuthService {
             }
             try audit(
                 db, member ? "group_member_added" : "group_member_removed", actor: actor.username, ip: ip,
-                target: name, outcome: "success", details: ["group": group])
+                target: name, outcome: "success", details: ["group": .string(group)])
         }
         invalidate(user: userID)
     }
@@ -439,7 +439,8 @@ extension AuthService {
             }
             try audit(
                 db, granted ? "acl_granted" : "acl_revoked", actor: actor.username, ip: ip, target: database,
-                outcome: "success", details: ["principal": principal, "permission": permission.rawValue])
+                outcome: "success",
+                details: ["principal": .string(principal), "permission": .string(permission.rawValue)])
         }
         if let affectedUser { invalidate(user: affectedUser) } else { invalidateAll() }
     }

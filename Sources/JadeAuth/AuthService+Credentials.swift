@@ -215,12 +215,12 @@ extension AuthService {
                     locked = true
                     try audit(
                         db, "account_locked", actor: nil, ip: ip, target: username, outcome: "locked",
-                        details: ["until": time + lockFor])
+                        details: ["until": .double(time + lockFor)])
                 }
             }
             try audit(
                 db, "login_failure", actor: nil, ip: ip, target: String(username.prefix(256)), outcome: "failure",
-                details: ["reason": reason])
+                details: ["reason": .string(reason)])
             return locked
         }
         if locked { lockouts?.increment() }

@@ -97,7 +97,7 @@ extension AuthService {
             if let reason = try check(db) {
                 try audit(
                     db, "privilege_refused", actor: actor.username, ip: ip, target: target, outcome: "denied",
-                    details: ["action": action, "reason": reason])
+                    details: ["action": .string(action), "reason": .string(reason)])
                 return .failure(.forbidden(reason))
             }
             return .success(try change(db))

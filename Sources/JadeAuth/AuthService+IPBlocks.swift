@@ -44,8 +44,8 @@ extension AuthService {
             try audit(
                 db, "ip_blocked", actor: actor, ip: requestIP, target: block.ip, outcome: "blocked",
                 details: [
-                    "reason": reason,
-                    "until": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: block.until)),
+                    "reason": .string(reason),
+                    "until": .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: block.until))),
                 ])
         }
         return block

@@ -63,12 +63,9 @@ public final class AuthService: @unchecked Sendable {
     /// Records a security event in the same transaction as the change it describes.
     func audit(
         _ db: Database, _ type: String, actor: String?, ip: String?, target: String?, outcome: String,
-        details: [String: Any]? = nil
+        details: [String: JSONValue]? = nil
     ) throws {
-        var detailText: String?
-        if let details, let data = try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]) {
-            detailText = String(decoding: data, as: UTF8.self)
-        }
+        let detailText = details.map { JSONValue.object($0).text }
         try db.execute(
             sql: "INSERT INTO audit_log (type, actor, ip, target, outcome, details) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [type, actor, ip, target, outcome, detailText])

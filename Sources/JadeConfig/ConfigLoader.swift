@@ -105,7 +105,7 @@ public enum ConfigLoader {
             }
             let root: JSONValue
             do {
-                root = try JSONDecoder().decode(JSONValue.self, from: data)
+                root = try JSONParser.parse(data)
             } catch {
                 issues.append(
                     ConfigIssue(key: name, source: path, value: nil, reason: "is not valid JSON (\(describe(error)))"))
@@ -177,15 +177,7 @@ public enum ConfigLoader {
         return text
     }
 
-    private static func describe(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let ctx) = error {
-            if let underlying = ctx.underlyingError as NSError? {
-                return underlying.userInfo["NSDebugDescription"] as? String ?? ctx.debugDescription
-            }
-            return ctx.debugDescription
-        }
-        return String(describing: error)
-    }
+    private static func describe(_ error: Error) -> String { String(describing: error) }
 
     private static func flatten(
         _ object: [String: JSONValue], prefix: String, source: String, deployment: DeploymentEnvironment,

@@ -1,4 +1,5 @@
 import Foundation
+import JadeCore
 
 /// The flat, validated result of loading: every key's value and where it came from.
 public struct ResolvedConfig: Sendable {
@@ -62,46 +63,50 @@ public struct ResolvedConfig: Sendable {
     /// The whole configuration, secrets included, as JSON: handed from the master to its
     /// workers through an inherited memfd, never through argv or the environment.
     public func serialized() -> Data {
-        var object: [String: Any] = ["environment": environment.rawValue]
-        object["config_dir"] = configDirectory ?? ""
-        var vals: [String: Any] = [:]
+        var vals: [String: JSONValue] = [:]
         for (k, v) in values {
             switch v {
-            case .int(let i): vals[k] = ["i": i]
-            case .double(let d): vals[k] = ["d": d]
-            case .bool(let b): vals[k] = ["b": b]
-            case .string(let s): vals[k] = ["s": s]
-            case .strings(let l): vals[k] = ["l": l]
+            case .int(let i): vals[k] = .object(["i": .int(i)])
+            case .double(let d): vals[k] = .object(["d": .double(d)])
+            case .bool(let b): vals[k] = .object(["b": .bool(b)])
+            case .string(let s): vals[k] = .object(["s": .string(s)])
+            case .strings(let l): vals[k] = .object(["l": .array(l.map { .string($0) })])
             }
         }
-        object["values"] = vals
-        object["sources"] = sources
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let object = JSONValue.object([
+            "environment": .string(environment.rawValue), "config_dir": .string(configDirectory ?? ""),
+            "values": .object(vals), "sources": .object(sources.mapValues { .string($0) }),
+        ])
+        return Data(object.text.utf8)
     }
 
     /// Reads what `serialized()` wrote.
     public static func deserialize(_ data: Data) -> ResolvedConfig? {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let envName = object["environment"] as? String, let env = DeploymentEnvironment(rawValue: envName),
-            let vals = object["values"] as? [String: [String: Any]]
+        guard case .object(let object)? = try? JSONParser.parse(data),
+            case .string(let envName)? = object["environment"], let env = DeploymentEnvironment(rawValue: envName),
+            case .object(let vals)? = object["values"]
         else { return nil }
         var values: [String: ConfigValue] = [:]
         for (k, box) in vals {
-            if let i = box["i"] as? Int {
-                values[k] = .int(i)
-            } else if let d = box["d"] as? Double {
-                values[k] = .double(d)
-            } else if let b = box["b"] as? Bool {
-                values[k] = .bool(b)
-            } else if let s = box["s"] as? String {
-                values[k] = .string(s)
-            } else if let l = box["l"] as? [String] {
-                values[k] = .strings(l)
+            guard case .object(let field) = box, let (tag, value) = field.first else { continue }
+            switch (tag, value) {
+            case ("i", .int(let i)): values[k] = .int(i)
+            // An integral double is written without a fraction and read back as an integer.
+            case ("d", .double(let d)): values[k] = .double(d)
+            case ("d", .int(let i)): values[k] = .double(Double(i))
+            case ("b", .bool(let b)): values[k] = .bool(b)
+            case ("s", .string(let s)): values[k] = .string(s)
+            case ("l", .array(let items)):
+                values[k] = .strings(items.compactMap { if case .string(let s) = $0 { return s } else { return nil } })
+            default: continue
             }
         }
-        let dir = object["config_dir"] as? String
-        return ResolvedConfig(
-            environment: env, configDirectory: dir?.isEmpty == false ? dir : nil, values: values,
-            sources: object["sources"] as? [String: String] ?? [:])
+        var sources: [String: String] = [:]
+        if case .object(let map)? = object["sources"] {
+            for (k, v) in map { if case .string(let s) = v { sources[k] = s } }
+        }
+        var dir: String?
+        if case .string(let d)? = object["config_dir"], !d.isEmpty { dir = d }
+        return ResolvedConfig(environment: env, configDirectory: dir, values: values, sources: sources)
     }
 }

@@ -98,38 +98,42 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [String: Any] = [:]
+        var fields: [String: JSONValue] = [:]
         for (k, v) in Self.processMetadata { fields[k] = Self.plain(v) }
         for (k, v) in metadata { fields[k] = Self.plain(v) }
         if let extra = event.metadata { for (k, v) in extra { fields[k] = Self.plain(v) } }
         let ts = Self.timestamp()
         if Self.jsonFormat {
-            fields["ts"] = ts
-            fields["level"] = event.level.rawValue
-            fields["msg"] = event.message.description
-            fields["logger"] = label
-            if let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
-                let text = String(data: data, encoding: .utf8)
-            {
-                Self.sink.write(text)
-            }
+            fields["ts"] = .string(ts)
+            fields["level"] = .string(event.level.rawValue)
+            fields["msg"] = .string(event.message.description)
+            fields["logger"] = .string(label)
+            // The project's one writer: sorted keys, one line.
+            Self.sink.write(JSONValue.object(fields).text)
         } else {
-            let rest = fields.keys.sorted().map { "\($0)=\(fields[$0]!)" }.joined(separator: " ")
+            let rest = fields.keys.sorted().map { "\($0)=\(Self.display(fields[$0]!))" }.joined(separator: " ")
             Self.sink.write("\(ts) \(event.level.rawValue) \(event.message) \(rest)")
         }
     }
 
-    private static func plain(_ value: Logger.Metadata.Value) -> Any {
+    /// A metadata value as JSON: numbers and booleans stay numbers and booleans.
+    private static func plain(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
-        case .string(let s): return s
+        case .string(let s): return .string(s)
         case .stringConvertible(let c):
-            if let i = c as? Int { return i }
-            if let d = c as? Double { return d }
-            if let b = c as? Bool { return b }
-            return c.description
-        case .array(let a): return a.map(plain)
-        case .dictionary(let d): return d.mapValues(plain)
+            if let i = c as? Int { return .int(i) }
+            if let d = c as? Double { return .double(d) }
+            if let b = c as? Bool { return .bool(b) }
+            return .string(c.description)
+        case .array(let a): return .array(a.map(plain))
+        case .dictionary(let d): return .object(d.mapValues(plain))
         }
+    }
+
+    /// A value in the text format: strings bare, the rest as JSON.
+    private static func display(_ value: JSONValue) -> String {
+        if case .string(let s) = value { return s }
+        return value.text
     }
 
     private static func timestamp() -> String {

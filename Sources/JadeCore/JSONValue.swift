@@ -1,29 +1,15 @@
 import Foundation
 
-/// A parsed JSON value that keeps booleans, integers and other numbers apart (unlike
-/// JSONSerialization on Linux, where `true` and `1` are both NSNumber).
-public enum JSONValue: Decodable, Sendable, Equatable {
+/// The project's one JSON value: what `JSONParser` reads (request bodies, configuration files,
+/// stored metadata) and what the writer (JSONWriter.swift) writes (responses, stored metadata,
+/// audit details). Booleans, integers and other numbers stay apart (unlike JSONSerialization on
+/// Linux, where `true` and `1` are both NSNumber).
+public indirect enum JSONValue: Sendable, Equatable {
     case bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
     case null
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? c.decode(Int.self) {
-            self = .int(i)
-        } else if let d = try? c.decode(Double.self) {
-            self = .double(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
+    /// A float32 to write in its shortest round-tripping form (vector values, scores); the
+    /// parser never produces it.
+    case float(Float)
 
     /// The value as it would be written (objects abbreviated).
     public var display: String {
@@ -31,6 +17,7 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         case .bool(let b): return String(b)
         case .int(let i): return String(i)
         case .double(let d): return String(d)
+        case .float(let f): return f.description
         case .string(let s): return "\"\(s)\""
         case .array(let a): return "[" + a.map(\.display).joined(separator: ",") + "]"
         case .object: return "{…}"

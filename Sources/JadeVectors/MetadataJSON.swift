@@ -1,8 +1,8 @@
 import JadeCore
 
 /// The JSON text of flat metadata as stored in `vectors.metadata`: an object with sorted keys
-/// whose values are strings, numbers or booleans. Encoding is a small dedicated writer; decoding
-/// uses JadeCore's byte-level parser (Foundation's decoders cost several times more, and readers
+/// whose values are strings, numbers or booleans. Encoding and decoding use JadeCore's writer
+/// and byte-level parser (Foundation's decoders cost several times more, and readers
 /// decode every row's metadata when they load a database).
 enum MetadataJSON {
     struct SyntaxError: Error, CustomStringConvertible {
@@ -10,47 +10,23 @@ enum MetadataJSON {
         var description: String { "malformed metadata JSON at byte \(offset)" }
     }
 
-    /// Encodes with sorted keys, so equal metadata gives equal bytes.
+    /// Encodes with sorted keys, so equal metadata gives equal bytes: the project's one JSON
+    /// writer, escaper and number formatter (JadeCore), without building a `JSONValue` first.
     static func encode(_ metadata: Metadata) -> String {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(16 + metadata.count * 24)
         for (i, key) in metadata.keys.sorted().enumerated() {
-            if i > 0 { out += "," }
-            appendString(key, to: &out)
-            out += ":"
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
             switch metadata[key]! {
-            case .string(let s): appendString(s, to: &out)
-            case .bool(let b): out += b ? "true" : "false"
-            case .number(let d): out += formatNumber(d)
+            case .string(let s): JSONValue.writeString(s, to: &out)
+            case .bool(let b): out.appendJSONText(b ? "true" : "false")
+            case .number(let d): out.appendJSONText(JSONValue.formatNumber(d))
             }
         }
-        out += "}"
-        return out
-    }
-
-    /// Integers up to 2^53 without a fraction; everything else in Swift's shortest round-trip form.
-    static func formatNumber(_ d: Double) -> String {
-        if d == d.rounded(), abs(d) < 9_007_199_254_740_992 {
-            return d == 0 ? "0" : String(Int64(d))
-        }
-        return "\(d)"
-    }
-
-    private static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes a flat object with the project's JSON parser; anything else (nesting, null,

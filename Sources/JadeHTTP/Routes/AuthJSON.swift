@@ -1,5 +1,6 @@
 import Foundation
 import JadeAuth
+import JadeCore
 
 /// JSON shapes of the authentication API.
 enum AuthJSON {
@@ -44,25 +45,10 @@ enum AuthJSON {
         if let actor = event.actor { object["actor"] = .string(actor) }
         if let ip = event.ip { object["ip"] = .string(ip) }
         if let target = event.target { object["target"] = .string(target) }
-        if let text = event.detailsJSON, let data = text.data(using: .utf8),
-            let details = try? JSONSerialization.jsonObject(with: data)
-        {
-            object["details"] = any(details)
+        if let text = event.detailsJSON, let details = try? JSONValue.parse(Array(text.utf8)) {
+            object["details"] = details
         }
         return .object(object)
-    }
-
-    static func any(_ value: Any) -> JSON {
-        switch value {
-        case let s as String: return .string(s)
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .int(i)
-        case let i as Int64: return .int(Int(i))
-        case let d as Double: return .double(d)
-        case let a as [Any]: return .array(a.map(any))
-        case let o as [String: Any]: return .object(o.mapValues(any))
-        default: return .null
-        }
     }
 }
 

@@ -22,24 +22,6 @@ static int wait_fd(int fd, short events, int timeout_ms) {
     }
 }
 
-int jt_connect(int port, int timeout_ms) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (errno != EINPROGRESS) { int e = errno; close(fd); return -e; }
-        int rc = wait_fd(fd, POLLOUT, timeout_ms);
-        if (rc != 0) { close(fd); return rc; }
-        int err = 0; socklen_t len = sizeof err;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) { close(fd); return -err; }
-    }
-    return fd;
-}
-
 int jt_connect_ex(int port, const char *source, int rcvbuf, int timeout_ms) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
@@ -63,6 +45,8 @@ int jt_connect_ex(int port, const char *source, int rcvbuf, int timeout_ms) {
     }
     return fd;
 }
+
+int jt_connect(int port, int timeout_ms) { return jt_connect_ex(port, NULL, 0, timeout_ms); }
 
 long jt_send_some(int fd, const void *data, size_t len, int timeout_ms) {
     size_t off = 0;

@@ -62,7 +62,8 @@ public final class PasswordHasher: @unchecked Sendable {
         guard rc == ARGON2_OK.rawValue else {
             throw AuthError.internalFailure("argon2: \(String(cString: argon2_error_message(rc)))")
         }
-        return String(cString: encoded)
+        // The encoded hash is NUL-terminated within the buffer.
+        return String(decoding: encoded.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// True when `password` matches the PHC string `encoded`.

@@ -456,6 +456,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         }
         body = nil
+        let (routeTemplate, routeMetrics) = (template, metrics)
         switch result {
         case .now(let response):
             respond(
@@ -476,8 +477,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                         message: "The server failed to handle the request; see its logs for request \(requestID).")
                 }
                 handler.respond(
-                    context: context, head: head, response: response, requestID: requestID, template: template,
-                    metrics: metrics)
+                    context: context, head: head, response: response, requestID: requestID, template: routeTemplate,
+                    metrics: routeMetrics)
             }
         }
     }

@@ -23,13 +23,13 @@ public enum AccessPolicy: Sendable {
 }
 
 /// What a handler returns: a response now, or one later (work off the event loop).
-public enum HandlerResult {
+public enum HandlerResult: Sendable {
     case now(HTTPResponse)
     case later(EventLoopFuture<HTTPResponse>)
 }
 
 /// The request as a handler sees it.
-public struct RequestContext {
+public struct RequestContext: Sendable {
     public let head: HTTPRequestHead
     /// The path without the query string.
     public let path: Substring
@@ -59,7 +59,7 @@ public struct RequestContext {
     public let threadPool: NIOThreadPool?
 
     /// Runs `work` on the thread pool and answers with its response, or the API error it threw.
-    public func blocking(_ work: @escaping () throws -> HTTPResponse) -> HandlerResult {
+    public func blocking(_ work: @escaping @Sendable () throws -> HTTPResponse) -> HandlerResult {
         guard let threadPool else { return .now(Self.answer(work)) }
         return .later(threadPool.runIfActive(eventLoop: eventLoop) { Self.answer(work) })
     }
@@ -96,7 +96,7 @@ public struct RequestContext {
 }
 
 /// A route handler.
-public typealias RouteHandler = (RequestContext) -> HandlerResult
+public typealias RouteHandler = @Sendable (RequestContext) -> HandlerResult
 
 /// What a route records beyond its own series (`jadevectordb_http_requests_total{route,...}`):
 /// the sprint plan's labels, declared with the route (`Router.add`).
@@ -138,7 +138,7 @@ public final class Router {
     }
 
     /// A registered route.
-    public struct Route {
+    public struct Route: Sendable {
         public let template: String
         public let policy: AccessPolicy
         public let handler: RouteHandler

@@ -229,7 +229,7 @@ extension ServerContext {
     /// the global limit; then `next`, the rest of the chain. When the block list changed since
     /// this worker read it, the request waits (off the event loop) for the new list: a block
     /// made on any worker holds on every worker from its next request.
-    func screen(_ client: IPAddress?, then next: @escaping () -> HandlerResult) -> HandlerResult {
+    func screen(_ client: IPAddress?, then next: @escaping @Sendable () -> HandlerResult) -> HandlerResult {
         guard let guardian = requestGuard else { return next() }
         switch guardian.blockState(client) {
         case .stale: return screenLater(guardian, client, then: next)
@@ -257,7 +257,7 @@ extension ServerContext {
     /// Waits for a current block list, then screens and goes on (or answers 503 when the list
     /// cannot be read).
     private func screenLater(
-        _ guardian: RequestGuard, _ client: IPAddress?, then next: @escaping () -> HandlerResult
+        _ guardian: RequestGuard, _ client: IPAddress?, then next: @escaping @Sendable () -> HandlerResult
     ) -> HandlerResult {
         let promise = eventLoop.makePromise(of: Bool.self)
         guardian.whenBlockListCurrent { current in promise.succeed(current) }

@@ -11,7 +11,7 @@ import NIOPosix
 
 /// `GET /health` (liveness: never touches the database) and `GET /health/db` (readiness: a
 /// real query, WAL size, read-only state, live workers).
-struct HealthRoutes {
+struct HealthRoutes: Sendable {
     let segment: SharedSegment
     let record: WorkerRecord
     let store: Store
@@ -22,7 +22,8 @@ struct HealthRoutes {
     /// (used from the event loop only).
     private let suffix = LivenessSuffix()
 
-    final class LivenessSuffix {
+    // @unchecked Sendable: read and rebuilt only on the worker's event loop.
+    final class LivenessSuffix: @unchecked Sendable {
         var identity: (UInt32, Int32, UInt32) = (0, 0, .max)
         var text = ""
     }

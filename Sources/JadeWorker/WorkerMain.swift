@@ -162,14 +162,14 @@ public enum WorkerMain {
             record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
         context.fastHealth = { buffer in health.writeLiveness(into: &buffer) }
         let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
-        var metricsServer: WorkerHTTPServer?
-        if separateMetricsPort {
-            let metricsContext = ServerContext(
-                eventLoop: eventLoop, router: metricsRouter, limits: limits, logger: logger,
-                accessLog: config.logging.accessLog, record: nil, gate: gate, threadPool: threadPool,
-                requestGuard: nil)
-            metricsServer = WorkerHTTPServer(context: metricsContext, listenFD: WorkerDescriptors.metricsListener)
-        }
+        let metricsServer: WorkerHTTPServer? =
+            separateMetricsPort
+            ? WorkerHTTPServer(
+                context: ServerContext(
+                    eventLoop: eventLoop, router: metricsRouter, limits: limits, logger: logger,
+                    accessLog: config.logging.accessLog, record: nil, gate: gate, threadPool: threadPool,
+                    requestGuard: nil),
+                listenFD: WorkerDescriptors.metricsListener) : nil
         do {
             try server.start()
             try metricsServer?.start()

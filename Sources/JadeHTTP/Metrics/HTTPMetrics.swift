@@ -61,7 +61,9 @@ final class AuthMethodMetrics {
 }
 
 /// The series one route (template and method) records into after each answer.
-public final class RouteMetrics {
+// @unchecked Sendable: its series are set when the route is registered, before serving, and
+// recorded through atomic counters after.
+public final class RouteMetrics: @unchecked Sendable {
     let statusClasses: [MetricCounter]
     let duration: MetricHistogram
     var auth: AuthMethodMetrics?

@@ -3,7 +3,7 @@ import JadeAuth
 import NIOHTTP1
 
 /// `/v1/admin/*`: users, roles, groups and the audit log.
-public struct AdminRoutes {
+public struct AdminRoutes: Sendable {
     let auth: AuthService
 
     public init(auth: AuthService) { self.auth = auth }

@@ -5,7 +5,7 @@ import JadeShared
 
 /// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
 /// two-factor authentication, API keys.
-public struct AuthRoutes {
+public struct AuthRoutes: Sendable {
     let auth: AuthService
     let requestGuard: RequestGuard?
     /// Rendered `/v1/auth/me` answers, stamped with the user's permission epochs: anything that

@@ -7,7 +7,7 @@ import NIOPosix
 /// `GET /metrics`: Prometheus text format 0.0.4, the totals of every worker. Readable with a
 /// credential holding `metrics:read`, or with the configured scrape token as
 /// `Authorization: Bearer <token>` (compared in constant time).
-public struct MetricsRoutes {
+public struct MetricsRoutes: Sendable {
     let gate: Gatekeeper
     let threadPool: NIOThreadPool
     /// SHA-256 of the scrape token; nil when none is configured.

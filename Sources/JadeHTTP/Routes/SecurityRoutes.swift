@@ -3,7 +3,7 @@ import JadeAuth
 import JadeCore
 
 /// `/v1/admin/blocked-ips`: list, block and unblock client addresses (admin).
-public struct SecurityRoutes {
+public struct SecurityRoutes: Sendable {
     let requestGuard: RequestGuard
     let auth: AuthService
 

@@ -7,14 +7,16 @@ import NIOCore
 /// `/v1/databases…`: the vector database catalogue, vectors, search and per-database ACLs.
 /// A caller without the route's permission gets 403 whether or not the database exists, so
 /// names do not leak; a caller with it gets 404 for a database that does not exist.
-public struct VectorRoutes {
+public struct VectorRoutes: Sendable {
     let vectors: VectorStore
     let auth: AuthService
     /// Rendered `GET /v1/databases/{name}` answers, reused while the description is the same
     /// (event loop only: the fast path runs there).
     private let rendered = RenderedDescriptions()
 
-    final class RenderedDescriptions {
+    // @unchecked Sendable: read and written only by handlers answering on the worker's single
+    // event loop (the cached-description path never leaves it).
+    final class RenderedDescriptions: @unchecked Sendable {
         var byName: [String: (info: VectorDatabaseInfo, response: HTTPResponse)] = [:]
     }
 

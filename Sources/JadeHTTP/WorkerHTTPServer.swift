@@ -37,15 +37,20 @@ public final class WorkerHTTPServer: @unchecked Sendable {
 
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
         let server = context
-        return channel.eventLoop.makeCompletedFuture {
-            let connection = HTTPConnectionHandler(server: server)
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(RequestStartWatcher(connection: connection))
-            // Only the request decoder: responses are serialized by the connection handler and
-            // written ahead of the codec, so NIO's response encoder would only track methods.
-            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-            try sync.addHandler(connection)
-        }
+        return channel.eventLoop.makeCompletedFuture { try Self.configure(channel, server: server) }
+    }
+
+    /// Installs a connection's handlers (on its event loop): the request-start watcher, NIO's
+    /// request decoder and the connection handler. The transport seam that unit tests drive
+    /// with an `EmbeddedChannel`.
+    static func configure(_ channel: Channel, server: ServerContext) throws {
+        let connection = HTTPConnectionHandler(server: server)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(RequestStartWatcher(connection: connection))
+        // Only the request decoder: responses are serialized by the connection handler and
+        // written ahead of the codec, so NIO's response encoder would only track methods.
+        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+        try sync.addHandler(connection)
     }
 
     /// Starts accepting on the inherited socket.

@@ -98,7 +98,7 @@ let package = Package(
             dependencies: [
                 "JadeHTTP", "JadeShared", "JadeCore", "JadeConfig", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), "JadeAuth", "JadeStore",
             ]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         // Depends on the executable so that `swift test` (which builds first) never runs the

@@ -1,7 +1,6 @@
 import Foundation
 import JadeAuth
 import JadeCore
-import JadeHTTP
 import JadeShared
 import JadeStore
 import JadeVectors
@@ -10,14 +9,26 @@ import NIOHTTP1
 import NIOPosix
 
 /// `GET /health` (liveness: never touches the database) and `GET /health/db` (readiness: a
-/// real query, WAL size, read-only state, live workers).
-struct HealthRoutes: Sendable {
+/// real query, WAL size, read-only state, live workers). Registered like every other route.
+public struct HealthRoutes: Sendable {
     let segment: SharedSegment
     let record: WorkerRecord
     let store: Store
     let vectors: VectorStore
     let auth: AuthService
     let threadPool: NIOThreadPool
+
+    public init(
+        segment: SharedSegment, record: WorkerRecord, store: Store, vectors: VectorStore, auth: AuthService,
+        threadPool: NIOThreadPool
+    ) {
+        self.segment = segment
+        self.record = record
+        self.store = store
+        self.vectors = vectors
+        self.auth = auth
+        self.threadPool = threadPool
+    }
     /// The constant tail of the liveness body, rebuilt if the record's identity changes
     /// (used from the event loop only).
     private let suffix = LivenessSuffix()
@@ -28,7 +39,7 @@ struct HealthRoutes: Sendable {
         var text = ""
     }
 
-    func register(on router: Router) {
+    public func register(on router: Router) {
         router.add(.GET, "/health") { request in .now(self.liveness()) }
         router.add(.GET, "/health/db") { request in
             .later(self.readiness(on: request.eventLoop, authorization: request.head.headers))
@@ -38,7 +49,7 @@ struct HealthRoutes: Sendable {
     /// The liveness body (status, uptime in seconds with millisecond precision, version, the
     /// worker's slot, pid and generation), written straight into `buffer`: the /health fast
     /// path calls this on every request, so no JSON tree is built.
-    func writeLiveness(into buffer: inout ByteBuffer) {
+    public func writeLiveness(into buffer: inout ByteBuffer) {
         let ms = (monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1_000_000
         buffer.writeStaticString("{\"status\":\"ok\",\"uptime_seconds\":")
         buffer.writeDecimal(Int(ms / 1000))

@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "JadeSupervisor",
-            dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "CJadeShm", "CSystemd"]
+            dependencies: ["JadeCore", "JadeConfig", "JadeShared", "JadeStore", "CJadeShm", "CSystemd"]
         ),
         // Online backup and verified restore of a data directory (SQLite snapshot + segment files).
         .target(
@@ -80,7 +80,7 @@ let package = Package(
             name: "JadeCLI",
             dependencies: [
                 "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth", "JadeBackup",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),

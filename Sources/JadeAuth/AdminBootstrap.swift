@@ -7,8 +7,8 @@ import JadeStore
     import Glibc
 #endif
 
-/// First-start creation of the `admin` user, and the change counter that lets command-line
-/// tools (which cannot reach the workers' shared memory) invalidate every worker's caches.
+/// First-start creation of the `admin` user (run by `serve` through the master's bootstrap
+/// hook). The change counter command-line tools bump lives in JadeStore (`Store.changeCounter`).
 public enum AdminBootstrap {
     /// Why the server cannot start.
     public struct Failure: Error, CustomStringConvertible {
@@ -71,21 +71,6 @@ public enum AdminBootstrap {
         let bytes = Array(text.utf8)
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
             throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))", exitCode: 1)
-        }
-    }
-
-    /// The database-level change counter (bumped by command-line tools).
-    public static func changeCounter(_ pool: ResilientPool) throws -> Int {
-        try pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM schema_meta WHERE key = 'auth_epoch'") ?? 0
-        }
-    }
-
-    /// Bumps the change counter; the master notices within a second and invalidates every
-    /// worker's permission and credential caches.
-    public static func bumpChangeCounter(_ pool: ResilientPool) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE schema_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_epoch'")
         }
     }
 }

@@ -49,7 +49,7 @@ extension JadeCommand {
         func perform(_ body: () throws -> Void) throws {
             do {
                 try body()
-                try AdminBootstrap.bumpChangeCounter(store.pool)
+                try Store.bumpChangeCounter(store.pool)
             } catch let error as AuthError {
                 FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
                 throw ExitCode(1)

@@ -5,6 +5,7 @@ import JadeConfig
 import JadeCore
 import JadeStore
 import JadeSupervisor
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -91,7 +92,13 @@ extension JadeCommand {
             let arbiter: Arbiter
             do {
                 arbiter = try Arbiter(
-                    config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override)
+                    config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override
+                ) { store in
+                    let auth = AuthService(
+                        pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),
+                        logger: Logger(label: "jadevectordb.auth"))
+                    try AdminBootstrap.run(auth, config: config)
+                }
             } catch let failure as AdminBootstrap.Failure {
                 FileHandle.standardError.write(Data("jadevectordb: \(failure)\n".utf8))
                 throw ExitCode(failure.exitCode)

@@ -184,6 +184,22 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// The database-level change counter: command-line tools bump it after changing users,
+    /// grants or blocks directly in the database; the master turns a new value into a global
+    /// epoch bump so that every worker drops its caches.
+    public static func changeCounter(_ pool: ResilientPool) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM schema_meta WHERE key = 'auth_epoch'") ?? 0
+        }
+    }
+
+    /// Bumps the change counter (the master notices within a second).
+    public static func bumpChangeCounter(_ pool: ResilientPool) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE schema_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'auth_epoch'")
+        }
+    }
+
     /// Applied migration identifiers, oldest first.
     public func appliedMigrations() throws -> [String] {
         try pool.read { db in try Migrations.migrator.appliedMigrations(db) }

@@ -1,6 +1,5 @@
 import CJadeShm
 import Foundation
-import JadeAuth
 import JadeConfig
 import JadeCore
 import JadeShared
@@ -81,8 +80,11 @@ public final class Arbiter {
 
     /// Prepares everything that can fail before a worker starts: data directory, database and
     /// migrations, sockets, shared memory. Throws a message fit for the operator.
+    /// `bootstrap` runs once the database is migrated, before anything is bound or spawned
+    /// (`serve` creates the first admin there; the master itself knows nothing of users).
     public init(
-        config: JadeConfiguration, environment: [String: String], environmentOverride: DeploymentEnvironment?
+        config: JadeConfiguration, environment: [String: String], environmentOverride: DeploymentEnvironment?,
+        bootstrap: (Store) throws -> Void = { _ in }
     ) throws {
         self.config = config
         self.environment = environment
@@ -90,11 +92,8 @@ public final class Arbiter {
         try DataDirectory.prepare(config.database.dataDirectory)
         store = try Store.open(config.database, readerCount: 1)
         try store.migrate()
-        let auth = AuthService(
-            pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),
-            logger: Logger(label: "jadevectordb.auth"))
-        try AdminBootstrap.run(auth, config: config)
-        authChangeCounter = SeenCounter((try? AdminBootstrap.changeCounter(store.pool)) ?? 0)
+        try bootstrap(store)
+        authChangeCounter = SeenCounter((try? Store.changeCounter(store.pool)) ?? 0)
         if let activated = try ListeningSockets.fromSocketActivation() {
             sockets = activated
         } else {
@@ -594,7 +593,7 @@ public final class Arbiter {
         lastAuthPoll = now
         let (pool, segment, logger, seen) = (store.pool, self.segment, self.logger, authChangeCounter)
         maintenance.run("auth-poll") {
-            guard let counter = try? AdminBootstrap.changeCounter(pool), seen.changed(to: counter) else { return }
+            guard let counter = try? Store.changeCounter(pool), seen.changed(to: counter) else { return }
             segment.bumpGlobalEpoch()
             segment.header.bumpBlocksEpoch()  // the CLI may have changed the block list too
             logger.info("changes from a command-line tool; permission caches and block lists invalidated")

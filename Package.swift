@@ -46,10 +46,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // HTTP/1.1 transport: accepting, connections, limits, backpressure, draining. Knows
+        // nothing of routes, credentials or vectors (the application is an HTTPResponder).
+        .target(
+            name: "JadeTransport",
+            dependencies: [
+                "JadeCore", "CJadeShm", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The application: router, middleware chain, guards and routes.
         .target(
             name: "JadeHTTP",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "JadeVectors",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeAuth", "JadeVectors", "JadeTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -58,7 +70,8 @@ let package = Package(
         .target(
             name: "JadeWorker",
             dependencies: [
-                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "JadeAuth", "JadeVectors", "CJadeShm",
+                "JadeCore", "JadeConfig", "JadeShared", "JadeStore", "JadeHTTP", "JadeTransport", "JadeAuth",
+                "JadeVectors", "CJadeShm",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -80,7 +93,8 @@ let package = Package(
             name: "JadeCLI",
             dependencies: [
                 "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth", "JadeBackup",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "jadevectordb", dependencies: ["JadeCLI"]),
@@ -96,9 +110,17 @@ let package = Package(
         .testTarget(
             name: "JadeHTTPTests",
             dependencies: [
-                "JadeHTTP", "JadeShared", "JadeCore", "JadeConfig", .product(name: "NIOCore", package: "swift-nio"),
+                "JadeHTTP", "JadeTransport", "JadeShared", "JadeCore", "JadeConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"), "JadeAuth", "JadeStore",
+            ]),
+        .testTarget(
+            name: "JadeTransportTests",
+            dependencies: [
+                "JadeTransport", "JadeCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "CJadeTestSupport", path: "Tests/CJadeTestSupport"),
         // Depends on the executable so that `swift test` (which builds first) never runs the

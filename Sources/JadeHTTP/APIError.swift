@@ -1,5 +1,6 @@
 import JadeAuth
 import JadeStore
+import JadeTransport
 import JadeVectors
 import NIOHTTP1
 

@@ -1,5 +1,6 @@
 import JadeAuth
 import JadeShared
+import JadeTransport
 import NIOCore
 import NIOPosix
 
@@ -162,5 +163,42 @@ public final class Gatekeeper: @unchecked Sendable {
         case .passwordExpired: return APIError.from(AuthError.passwordExpired)!
         case .twoFactorEnrollment: return APIError.from(AuthError.twoFactorEnrollmentRequired)!
         }
+    }
+}
+
+/// The gatekeeper as the last guard of the chain: a route's policy decides whether the caller
+/// gets through; the caller's rate-limit decision goes on the response.
+extension Gatekeeper: Middleware {
+    public func inbound(_ request: inout RequestContext, _ route: Router.Route) -> Inbound {
+        if case .open = route.policy { return .next }
+        switch admit(route.policy, request) {
+        case .allowed(let principal, let decision):
+            request.principal = principal
+            request.rateLimit = decision
+            return .next
+        case .denied(let response):
+            return .answer(response)
+        case .pending(let future):
+            let pending = request
+            return .later(
+                future.map { outcome -> Resumption in
+                    switch outcome {
+                    case .success(let (principal, decision)):
+                        var admitted = pending
+                        admitted.principal = principal
+                        admitted.rateLimit = decision
+                        return .next(admitted)
+                    case .failure(let error):
+                        return .answer(error.response)
+                    }
+                })
+        }
+    }
+
+    public func outbound(_ response: inout HTTPResponse, _ request: RequestContext, _ route: Router.Route) {
+        guard response.rateLimit == nil, let decision = request.rateLimit else { return }
+        response.rateLimit = RateLimitHeaders(
+            limit: decision.limit, remaining: decision.remaining, resetSeconds: decision.resetSeconds,
+            retryAfterSeconds: decision.allowed ? nil : decision.retryAfterSeconds)
     }
 }

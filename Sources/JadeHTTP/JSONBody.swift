@@ -1,5 +1,6 @@
 import Foundation
 import JadeCore
+import JadeTransport
 import NIOCore
 
 /// A request's JSON object body with typed, validating accessors. Every failure is a 400

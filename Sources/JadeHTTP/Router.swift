@@ -1,5 +1,7 @@
 import JadeAuth
 import JadeCore
+import JadeShared
+import JadeTransport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -22,12 +24,6 @@ public enum AccessPolicy: Sendable {
     case database(Permission, parameter: String)
 }
 
-/// What a handler returns: a response now, or one later (work off the event loop).
-public enum HandlerResult: Sendable {
-    case now(HTTPResponse)
-    case later(EventLoopFuture<HTTPResponse>)
-}
-
 /// The request as a handler sees it.
 public struct RequestContext: Sendable {
     public let head: HTTPRequestHead
@@ -45,6 +41,10 @@ public struct RequestContext: Sendable {
     public let clientAddress: IPAddress?
     /// The socket's peer, when it is not the client (an unknown client behind a trusted proxy).
     public var peerAddress: IPAddress? = nil
+    /// The socket's peer, always (for the access log).
+    public let connectionPeer: IPAddress?
+    /// When the first byte of the request arrived.
+    public let startedAt: NIODeadline
     /// The client address as text, for audit events and per-address limit keys (formatted only
     /// when asked for). An unknown client behind a proxy is `unknown via <proxy>`: limited
     /// apart from the proxy's own address.
@@ -55,6 +55,8 @@ public struct RequestContext: Sendable {
 
     /// The verified caller (nil on open routes).
     public internal(set) var principal: Principal?
+    /// The caller's API rate-limit decision, written on the response as `RateLimit-*` headers.
+    public internal(set) var rateLimit: RateLimitDecision? = nil
     /// Where blocking work (SQLite, password hashing) runs.
     public let threadPool: NIOThreadPool?
 
@@ -194,6 +196,28 @@ public final class Router {
         route.isExemptFromLimits = template.hasPrefix("/health") || template.hasPrefix("/metrics")
         node.handlers.removeAll { $0.method == method }
         node.handlers.append((method, route))
+    }
+
+    /// The route of a path that matches no template: 404 `not_found`, counted as `unmatched`.
+    func notFound(_ path: Substring) -> Route {
+        let message = "No route matches \(path)."
+        return Route(
+            template: "unmatched", policy: .open,
+            handler: { _ in .now(.error(.notFound, code: "not_found", message: message)) },
+            metrics: metrics?.unmatched)
+    }
+
+    /// The route of a known path asked with another method: 405 with `Allow`, counted as `unmatched`.
+    func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> Route {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        let message = "\(method.rawValue) is not allowed here; allowed: \(allow)."
+        return Route(
+            template: "unmatched", policy: .open,
+            handler: { _ in
+                .now(
+                    .error(.methodNotAllowed, code: "method_not_allowed", message: message, headers: [("Allow", allow)])
+                )
+            }, metrics: metrics?.unmatched)
     }
 
     /// Finds the handler for `method` and `path`. HEAD falls back to GET.

@@ -6,6 +6,7 @@ import JadeCore
 import JadeHTTP
 import JadeShared
 import JadeStore
+import JadeTransport
 import JadeVectors
 import Logging
 import NIOCore
@@ -156,19 +157,28 @@ public enum WorkerMain {
             maxRequestBodyBytes: config.server.maxRequestBodyBytes, maxHeaderBytes: config.server.maxHeaderBytes,
             requestTimeout: .nanoseconds(Int64(config.server.requestTimeout.components.seconds) * 1_000_000_000),
             keepAliveTimeout: .nanoseconds(Int64(config.server.keepAliveTimeout.components.seconds) * 1_000_000_000),
-            maxConnections: config.server.maxConnections, maxResponseBytes: config.server.maxResponseBytes)
-        let context = ServerContext(
-            eventLoop: eventLoop, router: router, limits: limits, logger: logger, accessLog: config.logging.accessLog,
-            record: record, gate: gate, threadPool: threadPool, requestGuard: requestGuard)
-        context.fastHealth = { buffer in health.writeLiveness(into: &buffer) }
-        let server = WorkerHTTPServer(context: context, listenFD: WorkerDescriptors.listener)
+            maxConnections: config.server.maxConnections)
+        let application = Application(
+            router: router, logger: logger, accessLog: config.logging.accessLog,
+            maxResponseBytes: config.server.maxResponseBytes, gate: gate, threadPool: threadPool,
+            requestGuard: requestGuard)
+        application.fastHealth = { buffer in health.writeLiveness(into: &buffer) }
+        let counters = TransportCounters(
+            inFlight: record.inFlightPointer, requestsTotal: record.requestsTotalPointer,
+            connections: record.connectionsPointer)
+        let server = WorkerHTTPServer(
+            transport: HTTPTransport(
+                eventLoop: eventLoop, limits: limits, responder: application, logger: logger, counters: counters),
+            listenFD: WorkerDescriptors.listener)
         let metricsServer: WorkerHTTPServer? =
             separateMetricsPort
             ? WorkerHTTPServer(
-                context: ServerContext(
-                    eventLoop: eventLoop, router: metricsRouter, limits: limits, logger: logger,
-                    accessLog: config.logging.accessLog, record: nil, gate: gate, threadPool: threadPool,
-                    requestGuard: nil),
+                transport: HTTPTransport(
+                    eventLoop: eventLoop, limits: limits,
+                    responder: Application(
+                        router: metricsRouter, logger: logger, accessLog: config.logging.accessLog,
+                        maxResponseBytes: config.server.maxResponseBytes, gate: gate, threadPool: threadPool),
+                    logger: logger),
                 listenFD: WorkerDescriptors.metricsListener) : nil
         do {
             try server.start()

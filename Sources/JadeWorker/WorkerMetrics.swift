@@ -4,6 +4,7 @@ import JadeCore
 import JadeHTTP
 import JadeShared
 import JadeStore
+import JadeTransport
 import JadeVectors
 import Logging
 

@@ -1,5 +1,6 @@
 import Foundation
 import JadeAuth
+import JadeTransport
 import NIOHTTP1
 
 /// `/v1/admin/*`: users, roles, groups and the audit log.

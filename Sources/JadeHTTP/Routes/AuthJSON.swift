@@ -1,6 +1,7 @@
 import Foundation
 import JadeAuth
 import JadeCore
+import JadeTransport
 
 /// JSON shapes of the authentication API.
 enum AuthJSON {

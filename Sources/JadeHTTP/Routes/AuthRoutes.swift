@@ -2,6 +2,7 @@ import Foundation
 import JadeAuth
 import JadeCore
 import JadeShared
+import JadeTransport
 
 /// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
 /// two-factor authentication, API keys.

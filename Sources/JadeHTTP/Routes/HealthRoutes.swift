@@ -3,6 +3,7 @@ import JadeAuth
 import JadeCore
 import JadeShared
 import JadeStore
+import JadeTransport
 import JadeVectors
 import NIOCore
 import NIOHTTP1

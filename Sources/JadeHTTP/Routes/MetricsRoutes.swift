@@ -1,6 +1,7 @@
 import Foundation
 import JadeAuth
 import JadeShared
+import JadeTransport
 import NIOCore
 import NIOPosix
 

@@ -1,6 +1,7 @@
 import Foundation
 import JadeAuth
 import JadeCore
+import JadeTransport
 
 /// `/v1/admin/blocked-ips`: list, block and unblock client addresses (admin).
 public struct SecurityRoutes: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import JadeAuth
 import JadeCore
+import JadeTransport
 import JadeVectors
 import NIOCore
 

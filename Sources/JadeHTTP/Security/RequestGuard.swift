@@ -3,6 +3,7 @@ import JadeAuth
 import JadeConfig
 import JadeCore
 import JadeShared
+import JadeTransport
 import Logging
 import NIOHTTP1
 import Synchronization

@@ -3,7 +3,7 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 
-@testable import JadeHTTP
+@testable import JadeTransport
 
 /// The raw scanner must accept only what NIO's codec accepts, and read it the same way: for
 /// thousands of generated heads (mostly valid, with mutations of every kind), whenever the scanner

@@ -38,8 +38,8 @@ final class RequestStartWatcher: ChannelInboundHandler {
     }
 }
 
-/// One HTTP/1.1 connection: assembles requests under the size and time limits, routes them,
-/// writes responses with the standard headers, and closes gracefully when draining.
+/// One HTTP/1.1 connection: assembles requests under the size and time limits, hands each to
+/// the responder, writes responses with the standard headers, and closes gracefully when draining.
 ///
 /// Requests are handled one at a time: while one is processed, further reads are held back and
 /// parts already decoded (a pipelining client) are queued and replayed after the response.
@@ -61,7 +61,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case closing
     }
 
-    private let server: ServerContext
+    private let server: HTTPTransport
     private var context: ChannelHandlerContext?
     /// The watcher's context, ahead of the HTTP codec: responses are serialized here and
     /// written from it as one buffer, bypassing the response encoder.
@@ -79,14 +79,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
     private var peerAddress: IPAddress?
-    private var connectionSlot: RequestGuard.ConnectionSlot?
+    /// What the responder gave when it admitted the connection, given back at close.
+    private var connectionTicket: (any Sendable)?
     private var requestStart: NIODeadline = .now()
     private var queuedParts: [HTTPServerRequestPart] = []
     private var readHeld = false
     /// When the connection last became idle, in the server's idle order (0: never).
     var idleToken: UInt64 = 0
 
-    init(server: ServerContext) { self.server = server }
+    init(server: HTTPTransport) { self.server = server }
 
     // MARK: lifecycle
 
@@ -115,16 +116,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         activatedOnce = true
         peerAddress = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
         server.register(self)
-        if let guardian = server.requestGuard, let peer = peerAddress, !guardian.isTrusted(peer) {
-            guard let slot = guardian.connectionOpened(peer) else {
-                reject(
-                    context: context,
-                    .error(
-                        .tooManyRequests, code: "rate_limited",
-                        message: "Too many open connections from this address.", headers: [("Retry-After", "1")]))
-                return
-            }
-            connectionSlot = slot
+        switch server.responder.connectionOpened(peer: peerAddress) {
+        case .admitted(let ticket): connectionTicket = ticket
+        case .refused(let response):
+            reject(context: context, response)
+            return
         }
         // A new connection must deliver a complete request within the request timeout.
         arm(server.limits.requestTimeout)
@@ -146,9 +142,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         disarm()
         timer?.cancel()
         timer = nil
-        if let slot = connectionSlot {
-            connectionSlot = nil
-            server.requestGuard?.connectionClosed(slot)
+        if let ticket = connectionTicket {
+            connectionTicket = nil
+            server.responder.connectionClosed(ticket)
         }
         server.unregister(self)
         context.fireChannelInactive()
@@ -263,8 +259,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// its own context, ahead of the HTTP codec), and leaves `buffer` at the first byte it did
     /// not take: all of it when the connection stops being idle (a response pending, closing).
     ///
-    /// `GET /health` is answered right here, without the router, while the connection is not
-    /// draining and there is no access log (whose lines it would skip). Every other simple
+    /// `GET /health` is answered right here, without the responder's routing, when the responder
+    /// offers a ``PlainHealthAnswer`` and the connection is not draining. Every other simple
     /// request goes through `dispatch` exactly like one the codec decoded.
     func serveRaw(_ buffer: inout ByteBuffer, rawContext: ChannelHandlerContext) {
         guard let context else { return }
@@ -277,11 +273,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     RawRequestHead.scan($0, maxHead: maxHead, fields: &rawFields)
                 })
             else { break }
-            if scanned.isPlainHealth, let build = server.fastHealth, draining == nil, !server.accessLog {
+            if scanned.isPlainHealth, draining == nil, let answer = server.plainHealth {
                 buffer.moveReaderIndex(forwardBy: scanned.length)
                 server.requestStarted()
                 var body = rawContext.channel.allocator.buffer(capacity: 128)
-                build(&body)
+                answer.writeBody(&body)
                 let out = serialize(
                     HTTPResponse(body: body), requestID: server.nextRequestID(), version: .http1_1, keepAlive: true,
                     isHead: false, allocator: rawContext.channel.allocator)
@@ -289,9 +285,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 server.requestFinished()
                 requestsServed += 1
                 healthAnswered = true
-                if let metrics = server.healthRouteMetrics {
-                    metrics.record(status: 200, nanoseconds: UInt64(max((NIODeadline.now() - started).nanoseconds, 0)))
-                }
+                answer.record(UInt64(max((NIODeadline.now() - started).nanoseconds, 0)))
                 continue
             }
             let head = buffer.withUnsafeReadableBytes { scanned.makeHead($0, fields: rawFields) }
@@ -418,50 +412,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let requestID = head.headers.first(name: "x-request-id").flatMap(Self.validRequestID) ?? server.nextRequestID()
-        let uri = head.uri[...]
-        let path: Substring
-        let query: Substring?
-        if let q = uri.firstIndex(of: "?") {
-            path = uri[..<q]
-            query = uri[uri.index(after: q)...]
-        } else {
-            path = uri
-            query = nil
-        }
-        var template = "unmatched"
-        var metrics = server.router.metrics?.unmatched
-        let result: HandlerResult
-        switch server.router.match(head.method, path) {
-        case .found(let route, let parameters):
-            let client = clientAddress(head)
-            template = route.template
-            metrics = route.metrics
-            let request = RequestContext(
-                head: head, path: path, query: query, body: body, parameters: parameters, requestID: requestID,
-                eventLoop: context.eventLoop, clientAddress: client,
-                peerAddress: client == nil ? peerAddress : nil, principal: nil, threadPool: server.threadPool)
-            result = server.run(route, request)
-        case .methodNotAllowed(let allowed):
-            let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            let message = "\(head.method.rawValue) is not allowed here; allowed: \(allow)."
-            result = server.screen(clientAddress(head)) {
-                .now(
-                    .error(.methodNotAllowed, code: "method_not_allowed", message: message, headers: [("Allow", allow)])
-                )
-            }
-        case .notFound:
-            let message = "No route matches \(path)."
-            result = server.screen(clientAddress(head)) {
-                .now(.error(.notFound, code: "not_found", message: message))
-            }
-        }
+        let request = IncomingRequest(
+            head: head, body: body, requestID: requestID, peerAddress: peerAddress, eventLoop: context.eventLoop,
+            startedAt: requestStart)
         body = nil
-        let (routeTemplate, routeMetrics) = (template, metrics)
-        switch result {
+        switch server.responder.respond(to: request) {
         case .now(let response):
-            respond(
-                context: context, head: head, response: response, requestID: requestID, template: template,
-                metrics: metrics)
+            respond(context: context, head: head, response: response, requestID: requestID)
         case .later(let future):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.hop(to: context.eventLoop).whenComplete { outcome in
@@ -476,19 +433,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                         .internalServerError, code: "internal_error",
                         message: "The server failed to handle the request; see its logs for request \(requestID).")
                 }
-                handler.respond(
-                    context: context, head: head, response: response, requestID: requestID, template: routeTemplate,
-                    metrics: routeMetrics)
+                handler.respond(context: context, head: head, response: response, requestID: requestID)
             }
         }
     }
 
-    /// The client of `head`: the peer, or behind a trusted proxy the address it vouches for.
-    private func clientAddress(_ head: HTTPRequestHead) -> IPAddress? {
-        guard let guardian = server.requestGuard else { return peerAddress }
-        return guardian.clientAddress(peer: peerAddress, headers: head.headers)
-    }
-
+    /// Whether a client's `X-Request-Id` can be used as this request's id (echoed in the
+    /// response header and the logs): 1 to 128 characters of `[A-Za-z0-9._:-]`.
     static func validRequestID(_ value: String) -> String? {
         guard !value.isEmpty, value.utf8.count <= 128 else { return nil }
         for c in value.utf8 {
@@ -504,27 +455,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func respond(
-        context: ChannelHandlerContext, head: HTTPRequestHead, response: HTTPResponse, requestID: String,
-        template: String, metrics: RouteMetrics?
+        context: ChannelHandlerContext, head: HTTPRequestHead, response: HTTPResponse, requestID: String
     ) {
         guard state == .processing else { return }
-        var response = response
-        if response.body.readableBytes > server.limits.maxResponseBytes {
-            response =
-                APIError.responseTooLarge(bytes: response.body.readableBytes, limit: server.limits.maxResponseBytes)
-                .response
-        }
-        if let metrics {
-            let elapsed = (NIODeadline.now() - requestStart).nanoseconds
-            metrics.record(status: Int(response.status.code), nanoseconds: UInt64(max(elapsed, 0)))
-        }
         let keepAlive = head.isKeepAlive && draining == nil
         write(
             context: context, response: response, requestID: requestID, version: head.version,
             keepAlive: keepAlive, isHead: head.method == .HEAD)
         server.requestFinished()
         requestsServed += 1
-        log(head: head, status: response.status, requestID: requestID, template: template)
         if keepAlive {
             state = .idle
             sawBytes = false
@@ -534,19 +473,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             closeGracefully(context: context)
         }
         resume(context: context)
-    }
-
-    private func log(head: HTTPRequestHead, status: HTTPResponseStatus, requestID: String, template: String) {
-        let isError = status.code >= 500
-        guard server.accessLog || isError else { return }
-        let elapsed = Double((NIODeadline.now() - requestStart).nanoseconds) / 1e6
-        server.logger.log(
-            level: isError ? .error : .info, "request",
-            metadata: [
-                "request_id": "\(requestID)", "method": "\(head.method.rawValue)", "route": "\(template)",
-                "status": "\(status.code)", "duration_ms": .stringConvertible((elapsed * 1000).rounded() / 1000),
-                "remote": "\(peerAddress?.description ?? "-")",
-            ])
     }
 
     /// Writes the whole response as one buffer from the watcher's context, ahead of the HTTP
@@ -591,9 +517,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             buffer.writeDecimal(limit.remaining)
             buffer.writeString("\r\nRateLimit-Reset: ")
             buffer.writeDecimal(limit.resetSeconds)
-            if !limit.allowed {
+            if let retryAfter = limit.retryAfterSeconds {
                 buffer.writeString("\r\nRetry-After: ")
-                buffer.writeDecimal(limit.retryAfterSeconds)
+                buffer.writeDecimal(retryAfter)
             }
         }
         for (name, value) in response.headers {

@@ -19,7 +19,7 @@ import NIOPosix
 /// socket that yields nothing as a broken invariant.
 // @unchecked Sendable: confined to the worker's event loop once started.
 public final class WorkerHTTPServer: @unchecked Sendable {
-    public let context: ServerContext
+    public let transport: HTTPTransport
     private let listenFD: Int32
     private let wakeFD: Int32
     private let stopLock = NSLock()
@@ -29,22 +29,22 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     private var bootstrap: ClientBootstrap!
 
     /// `listenFD` stays owned by the server; it is closed when draining.
-    public init(context: ServerContext, listenFD: Int32) {
-        self.context = context
+    public init(transport: HTTPTransport, listenFD: Int32) {
+        self.transport = transport
         self.listenFD = listenFD
         self.wakeFD = jade_eventfd()
     }
 
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
-        let server = context
-        return channel.eventLoop.makeCompletedFuture { try Self.configure(channel, server: server) }
+        let transport = self.transport
+        return channel.eventLoop.makeCompletedFuture { try Self.configure(channel, transport: transport) }
     }
 
     /// Installs a connection's handlers (on its event loop): the request-start watcher, NIO's
     /// request decoder and the connection handler. The transport seam that unit tests drive
     /// with an `EmbeddedChannel`.
-    static func configure(_ channel: Channel, server: ServerContext) throws {
-        let connection = HTTPConnectionHandler(server: server)
+    public static func configure(_ channel: Channel, transport: HTTPTransport) throws {
+        let connection = HTTPConnectionHandler(server: transport)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(RequestStartWatcher(connection: connection))
         // Only the request decoder: responses are serialized by the connection handler and
@@ -58,7 +58,7 @@ public final class WorkerHTTPServer: @unchecked Sendable {
         guard jade_is_listening_socket(listenFD) == 1 else {
             throw IOError(errnoCode: ENOTSOCK, reason: "fd \(listenFD) is not a listening socket")
         }
-        bootstrap = ClientBootstrap(group: context.eventLoop)
+        bootstrap = ClientBootstrap(group: transport.eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.maxMessagesPerRead, value: 4)
@@ -94,8 +94,10 @@ public final class WorkerHTTPServer: @unchecked Sendable {
                 return  // EAGAIN (another process won the race), or EMFILE and friends
             }
             // At the worker's connection cap (idle connections are shed before it is reached,
-            // ServerContext.register): answer 503 at once rather than queue forever.
-            if let record = context.record, Int(record.connections) >= context.limits.maxConnections {
+            // HTTPTransport.register): answer 503 at once rather than queue forever.
+            if transport.counters.connections != nil,
+                transport.counters.openConnections >= transport.limits.maxConnections
+            {
                 refuseOverloaded(fd)
                 continue
             }
@@ -113,7 +115,7 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     /// and dropped so that the close is a FIN, not a reset that could destroy the answer.
     private func refuseOverloaded(_ fd: Int32) {
         refusedCount &+= 1
-        context.router.metrics?.connectionsRefused.increment()
+        transport.responder.transportEvent(.connectionRefusedAtCap)
         let body = HTTPResponse.error(
             .serviceUnavailable, code: "overloaded",
             message: "The server is at its connection limit (server.max_connections). Retry shortly."
@@ -141,11 +143,11 @@ public final class WorkerHTTPServer: @unchecked Sendable {
         if acceptor != nil { acceptorDone.wait() }
         if mode == .stop { acceptPending() }
         close(listenFD)
-        let loop = context.eventLoop
+        let loop = transport.eventLoop
         // Let the connections just handed over register before judging whether any are open.
         return loop.submit {}.flatMap { [self] in
-            let timeout = loop.scheduleTask(in: deadline) { self.context.closeAll() }
-            return context.drain(mode).always { _ in timeout.cancel() }
+            let timeout = loop.scheduleTask(in: deadline) { self.transport.closeAll() }
+            return transport.drain(mode).always { _ in timeout.cancel() }
         }
     }
 }

@@ -1,5 +1,4 @@
 import JadeCore
-import JadeShared
 import NIOCore
 import NIOHTTP1
 
@@ -12,7 +11,7 @@ public struct HTTPResponse: Sendable {
     public var contentType: String
     /// The caller's API rate-limit decision: written as `RateLimit-Limit`, `RateLimit-Remaining`
     /// and `RateLimit-Reset` (numbers straight into the response bytes, no header strings).
-    public var rateLimit: RateLimitDecision?
+    public var rateLimit: RateLimitHeaders?
 
     public init(
         status: HTTPResponseStatus = .ok, headers: [(String, String)] = [], body: ByteBuffer = ByteBuffer(),
@@ -44,6 +43,25 @@ public struct HTTPResponse: Sendable {
 
     /// 204 without a body.
     public static var noContent: HTTPResponse { HTTPResponse(status: .noContent) }
+}
+
+/// The `RateLimit-*` headers (and `Retry-After` when refused) of a rate-limit decision.
+public struct RateLimitHeaders: Sendable, Equatable {
+    /// `RateLimit-Limit`: the bucket size.
+    public var limit: Int
+    /// `RateLimit-Remaining`.
+    public var remaining: Int
+    /// `RateLimit-Reset`: whole seconds until the bucket is full.
+    public var resetSeconds: Int
+    /// `Retry-After`, written only when the request was refused.
+    public var retryAfterSeconds: Int?
+
+    public init(limit: Int, remaining: Int, resetSeconds: Int, retryAfterSeconds: Int?) {
+        self.limit = limit
+        self.remaining = remaining
+        self.resetSeconds = resetSeconds
+        self.retryAfterSeconds = retryAfterSeconds
+    }
 }
 
 /// Response bodies are built from the project's one JSON value (JadeCore).

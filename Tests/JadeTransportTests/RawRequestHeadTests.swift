@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@testable import JadeHTTP
+@testable import JadeTransport
 
 /// Recognition of simple request heads for the raw-bytes fast path: anything it does not fully
 /// understand must go to the HTTP codec, and what it takes must read exactly as the codec would.

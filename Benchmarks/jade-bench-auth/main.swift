@@ -40,40 +40,41 @@ let config = JadeConfiguration(
     ]))
 try DataDirectory.prepare(config.database.dataDirectory)
 let store = try Store.open(config.database, readerCount: 2)
-try store.migrate()
+try store.migrate(Schema(Schema.foundation, AuthSchema.migrations))
 // The epochs live in a shared-memory segment, as in a worker.
 let epochs = SharedEpochs(try SharedSegment.create())
-let auth = AuthService(pool: store.pool, settings: AuthSettings(config), epochs: epochs, logger: Logger(label: "bench"))
+let auth = AuthServices(
+    pool: store.pool, settings: AuthSettings(config), epochs: epochs, logger: Logger(label: "bench"))
 let admin = Principal(userID: 0, username: "bench", credential: .session(id: 0), restriction: nil)
-let user = try auth.register(username: "reader", password: "reader-password", email: nil, ip: nil)
-try auth.setACL(
+let user = try auth.accounts.register(username: "reader", password: "reader-password", email: nil, ip: nil)
+try auth.directory.setACL(
     database: "docs", principal: "user:\(user.id)", permission: .databaseRead, granted: true, actor: admin, ip: nil)
-let token = try auth.login(username: "reader", password: "reader-password", totp: nil, ip: nil).token
-let principal = try auth.authenticate(.session(token), ip: nil)
-let (key, _) = try auth.createAPIKey(principal, name: "bench", expiresInDays: nil, permissions: nil, ip: nil)
-_ = try auth.authenticate(.apiKey(key), ip: nil)
-_ = try auth.authorize(principal, .databaseRead, database: "docs")
+let token = try auth.authenticator.login(username: "reader", password: "reader-password", totp: nil, ip: nil).token
+let principal = try auth.authenticator.authenticate(.session(token), ip: nil)
+let (key, _) = try auth.accounts.createAPIKey(principal, name: "bench", expiresInDays: nil, permissions: nil, ip: nil)
+_ = try auth.authenticator.authenticate(.apiKey(key), ip: nil)
+_ = try auth.authorizer.authorize(principal, .databaseRead, database: "docs")
 
 var sink = 0
 measure("cached permission check", batches: 200, perBatch: 10_000) {
-    if auth.cachedDecision(principal, .databaseRead, database: "docs") == true { sink &+= 1 }
+    if auth.authorizer.cachedDecision(principal, .databaseRead, database: "docs") == true { sink &+= 1 }
 }
 measure("uncached permission check (SQLite)", batches: 200, perBatch: 20) {
-    if try! auth.authorize(principal, .databaseRead, database: "docs") { sink &+= 1 }
+    if try! auth.authorizer.authorize(principal, .databaseRead, database: "docs") { sink &+= 1 }
 }
 measure("API key authentication, warm cache", batches: 200, perBatch: 2_000) {
-    if auth.cachedPrincipal(for: .apiKey(key)) != nil { sink &+= 1 }
+    if auth.authenticator.cachedPrincipal(for: .apiKey(key)) != nil { sink &+= 1 }
 }
 measure("session authentication, warm cache", batches: 200, perBatch: 2_000) {
-    if auth.cachedPrincipal(for: .session(token)) != nil { sink &+= 1 }
+    if auth.authenticator.cachedPrincipal(for: .session(token)) != nil { sink &+= 1 }
 }
 measure("API key authentication, cache miss (SQLite)", batches: 200, perBatch: 20) {
-    if (try? auth.authenticate(.apiKey(key), ip: nil)) != nil { sink &+= 1 }
+    if (try? auth.authenticator.authenticate(.apiKey(key), ip: nil)) != nil { sink &+= 1 }
 }
 measure("session authentication, cache miss (SQLite)", batches: 200, perBatch: 20) {
-    if (try? auth.authenticate(.session(token), ip: nil)) != nil { sink &+= 1 }
+    if (try? auth.authenticator.authenticate(.session(token), ip: nil)) != nil { sink &+= 1 }
 }
-let hasher = auth.hasher
+let hasher = auth.core.hasher
 let p = hasher.parameters
 measure("Argon2id hash (m=\(p.memoryKiB) KiB, t=\(p.iterations), p=\(p.parallelism))", batches: 10, perBatch: 1) {
     _ = try! hasher.hash("correct horse battery staple")

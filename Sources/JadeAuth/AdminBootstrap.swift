@@ -19,8 +19,8 @@ public enum AdminBootstrap {
 
     /// Creates `admin` when the user table is empty. In development without a configured
     /// password one is generated and written once to standard error; production refuses to start.
-    public static func run(_ auth: AuthService, config: JadeConfiguration) throws {
-        let count = try auth.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
+    public static func run(_ auth: AuthServices, config: JadeConfiguration) throws {
+        let count = try auth.core.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
         guard count == 0 else { return }
         var password = config.secrets.adminPassword
         var generated = false
@@ -40,7 +40,7 @@ public enum AdminBootstrap {
         // The file first: a password nobody can read would lock the operator out.
         let file = passwordFile(dataDirectory: config.database.dataDirectory)
         if generated { try writePrivately(password + "\n", to: file) }
-        guard try auth.bootstrapAdmin(password: password) else { return }
+        guard try auth.directory.bootstrapAdmin(password: password) else { return }
         if generated {
             // Never into the log stream (`serve > server.log 2>&1` would keep it): the terminal
             // sees it only when standard error is one.

@@ -8,7 +8,8 @@ import JadeVectors
 /// for every vector database's committed rows. The first problem found is thrown.
 public enum BackupVerifier {
     @discardableResult
-    public static func verify(_ directory: String) throws -> BackupManifest {
+    /// `schema`: the migrations this build knows (a backup written by a newer one is refused).
+    public static func verify(_ directory: String, schema: Schema) throws -> BackupManifest {
         let manifest = try BackupManifest.read(from: directory)
         var listed = Set<String>()
         for file in manifest.files {
@@ -33,12 +34,13 @@ public enum BackupVerifier {
         guard listed.contains(OnlineBackup.databaseFileName) else {
             throw BackupError("the manifest does not list \(OnlineBackup.databaseFileName)")
         }
-        try checkDatabase(directory + "/" + OnlineBackup.databaseFileName, directory: directory, listed: listed)
+        try checkDatabase(
+            directory + "/" + OnlineBackup.databaseFileName, directory: directory, listed: listed, schema: schema)
         return manifest
     }
 
     /// Integrity, schema and segment lengths of the backup's SQLite file.
-    static func checkDatabase(_ path: String, directory: String, listed: Set<String>) throws {
+    static func checkDatabase(_ path: String, directory: String, listed: Set<String>, schema: Schema) throws {
         var configuration = Configuration()
         configuration.readonly = true
         let queue: DatabaseQueue
@@ -56,7 +58,7 @@ public enum BackupVerifier {
                         "\(path) fails PRAGMA integrity_check: \(problems.joined(separator: "; "))")
                 }
                 let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
-                let known = Set(Migrations.known)
+                let known = Set(schema.known)
                 if let unknown = applied.first(where: { !known.contains($0) }) {
                     throw BackupError(
                         "\(path) was written by a newer jadevectordb (unknown migration \(unknown)); use that version to restore it"

@@ -43,7 +43,8 @@ public enum OnlineBackup {
     /// (created; it must not exist or be empty), writes the manifest, verifies the result, and
     /// returns the manifest.
     public static func run(
-        settings: JadeConfiguration.Database, destination: String, attempts: Int = 5, log: (String) -> Void = { _ in }
+        settings: JadeConfiguration.Database, destination: String, schema: Schema, attempts: Int = 5,
+        log: (String) -> Void = { _ in }
     ) throws -> BackupManifest {
         let dataDirectory = settings.dataDirectory
         let sourcePath = settings.databasePath
@@ -60,7 +61,7 @@ public enum OnlineBackup {
                     let manifest = try copyOnce(
                         store: store, vectorsSource: dataDirectory + "/" + vectorsDirectory, destination: destination)
                     log("backup of \(sourcePath) written to \(destination) (attempt \(attempt))")
-                    _ = try BackupVerifier.verify(destination)
+                    _ = try BackupVerifier.verify(destination, schema: schema)
                     return manifest
                 } catch let vanished as SegmentVanished {
                     lastVanished = vanished.path

@@ -15,9 +15,10 @@ import JadeStore
 /// The next `jadevectordb serve` (or `migrate`) brings an older schema up to date.
 public enum Restore {
     public static func run(
-        from source: String, settings: JadeConfiguration.Database, force: Bool, log: (String) -> Void = { _ in }
+        from source: String, settings: JadeConfiguration.Database, schema: Schema, force: Bool,
+        log: (String) -> Void = { _ in }
     ) throws -> BackupManifest {
-        let manifest = try BackupVerifier.verify(source)
+        let manifest = try BackupVerifier.verify(source, schema: schema)
         let target = settings.dataDirectory
         let databasePath = settings.databasePath
         if let pid = LiveServerProbe.holder(ofDatabase: databasePath) {

@@ -21,9 +21,9 @@ extension JadeCommand {
             ])
     }
 
-    /// Opens the store and an AuthService for a maintenance command.
+    /// Opens the store and an AuthServices for a maintenance command.
     struct AdminContext {
-        let auth: AuthService
+        let auth: AuthServices
         let store: Store
 
         init(_ environment: EnvironmentOption) throws {
@@ -32,14 +32,14 @@ extension JadeCommand {
             do {
                 try DataDirectory.prepare(config.database.dataDirectory)
                 store = try Store.open(config.database, readerCount: 1)
-                try store.migrate()
+                try store.migrate(ServerSchema.full)
             } catch {
                 FileHandle.standardError.write(Data("jadevectordb: \(error)\n".utf8))
                 throw ExitCode(1)
             }
             var settings = AuthSettings(config)
             settings.maxConcurrentHashes = 1
-            auth = AuthService(
+            auth = AuthServices(
                 pool: store.pool, settings: settings, epochs: LocalEpochs(), logger: Logger(label: "jadevectordb.admin")
             )
         }
@@ -77,7 +77,7 @@ extension JadeCommand {
             let context = try AdminContext(environment)
             let (password, generated) = readPassword(fromStandardInput: passwordStdin)
             try context.perform {
-                let user = try context.auth.createUser(
+                let user = try context.auth.directory.createUser(
                     username: username, password: password, email: email, roles: roles, actor: .system("cli"), ip: nil)
                 print("created user \(user.username) (id \(user.id))" + (generated ? " with password \(password)" : ""))
             }
@@ -97,11 +97,11 @@ extension JadeCommand {
             let (password, generated) = readPassword(fromStandardInput: passwordStdin)
             try context.perform {
                 guard
-                    let user = try context.auth.listUsers().first(where: {
+                    let user = try context.auth.directory.listUsers().first(where: {
                         $0.username.lowercased() == username.lowercased()
                     })
                 else { throw AuthError.notFound("no user \(username)") }
-                _ = try context.auth.updateUser(
+                _ = try context.auth.directory.updateUser(
                     id: user.id, active: nil, email: .none, password: password, actor: .system("cli"), ip: nil)
                 print("password of \(user.username) reset" + (generated ? " to \(password)" : ""))
             }
@@ -114,7 +114,7 @@ extension JadeCommand {
 
         func run() throws {
             let context = try AdminContext(environment)
-            for u in try context.auth.listUsers() {
+            for u in try context.auth.directory.listUsers() {
                 let flags = [u.active ? "active" : "inactive", u.locked ? "locked" : nil, u.totpEnabled ? "2fa" : nil]
                     .compactMap { $0 }.joined(separator: ",")
                 print("\(u.id)\t\(u.username)\t\(u.email ?? "-")\t\(flags)\troles=\(u.roles.joined(separator: ","))")
@@ -130,7 +130,7 @@ extension JadeCommand {
 
         func run() throws {
             let context = try AdminContext(environment)
-            let blocks = try context.auth.activeIPBlocks()
+            let blocks = try context.auth.ipBlocks.activeIPBlocks()
             if blocks.isEmpty { print("no address is blocked") }
             for b in blocks {
                 let until = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: b.until))
@@ -154,7 +154,7 @@ extension JadeCommand {
             }
             let context = try AdminContext(environment)
             var removed = false
-            try context.perform { removed = try context.auth.unblockIP(address, actor: "cli", requestIP: nil) }
+            try context.perform { removed = try context.auth.ipBlocks.unblockIP(address, actor: "cli", requestIP: nil) }
             guard removed else {
                 FileHandle.standardError.write(Data("jadevectordb: \(address) is not blocked\n".utf8))
                 throw ExitCode(1)
@@ -171,7 +171,7 @@ extension JadeCommand {
         func run() throws {
             let context = try AdminContext(environment)
             try context.perform {
-                try context.auth.unlockUser(username: username, actor: "cli", ip: nil)
+                try context.auth.directory.unlockUser(username: username, actor: "cli", ip: nil)
                 print("unlocked \(username)")
             }
         }

@@ -23,7 +23,9 @@ extension JadeCommand {
             let (resolved, _) = try environment.load()
             let config = JadeConfiguration(resolved)
             do {
-                let manifest = try OnlineBackup.run(settings: config.database, destination: destination) { line in
+                let manifest = try OnlineBackup.run(
+                    settings: config.database, destination: destination, schema: ServerSchema.full
+                ) { line in
                     FileHandle.standardError.write(Data("jadevectordb: \(line)\n".utf8))
                 }
                 let bytes = manifest.files.reduce(Int64(0)) { $0 + $1.bytes }
@@ -62,14 +64,16 @@ extension JadeCommand {
         func run() throws {
             do {
                 if verifyOnly {
-                    let manifest = try BackupVerifier.verify(source)
+                    let manifest = try BackupVerifier.verify(source, schema: ServerSchema.full)
                     print(
                         "backup OK: \(source) (created \(manifest.createdAt), \(manifest.files.count) files verified)")
                     return
                 }
                 let (resolved, _) = try environment.load()
                 let config = JadeConfiguration(resolved)
-                let manifest = try JadeBackup.Restore.run(from: source, settings: config.database, force: force) {
+                let manifest = try JadeBackup.Restore.run(
+                    from: source, settings: config.database, schema: ServerSchema.full, force: force
+                ) {
                     line in FileHandle.standardError.write(Data("jadevectordb: \(line)\n".utf8))
                 }
                 print(

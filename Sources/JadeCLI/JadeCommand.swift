@@ -92,9 +92,10 @@ extension JadeCommand {
             let arbiter: Arbiter
             do {
                 arbiter = try Arbiter(
-                    config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override
+                    config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override,
+                    schema: ServerSchema.full
                 ) { store in
-                    let auth = AuthService(
+                    let auth = AuthServices(
                         pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),
                         logger: Logger(label: "jadevectordb.auth"))
                     try AdminBootstrap.run(auth, config: config)
@@ -155,8 +156,8 @@ extension JadeCommand {
             do {
                 try DataDirectory.prepare(config.database.dataDirectory)
                 let store = try Store.open(config.database, readerCount: 1)
-                try store.migrate()
-                let applied = try store.appliedMigrations()
+                try store.migrate(ServerSchema.full)
+                let applied = try store.appliedMigrations(ServerSchema.full)
                 try store.close()
                 Swift.print(
                     "database \(config.database.databasePath) is at \(applied.last ?? "-") (\(applied.count) migrations)"

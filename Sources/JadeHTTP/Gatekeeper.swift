@@ -15,14 +15,19 @@ public final class Gatekeeper: @unchecked Sendable {
         case pending(EventLoopFuture<Result<(Principal, RateLimitDecision?), APIError>>)
     }
 
-    public let auth: AuthService
+    public let authenticator: Authenticator
+    public let authorizer: Authorizer
     let threadPool: NIOThreadPool
     let requestGuard: RequestGuard?
     /// Where authentications and permission checks are counted (set before serving).
     public var metrics: HTTPMetrics?
 
-    public init(auth: AuthService, threadPool: NIOThreadPool, requestGuard: RequestGuard? = nil) {
-        self.auth = auth
+    public init(
+        authenticator: Authenticator, authorizer: Authorizer, threadPool: NIOThreadPool,
+        requestGuard: RequestGuard? = nil
+    ) {
+        self.authenticator = authenticator
+        self.authorizer = authorizer
         self.threadPool = threadPool
         self.requestGuard = requestGuard
     }
@@ -55,7 +60,7 @@ public final class Gatekeeper: @unchecked Sendable {
         let started = monotonicNanoseconds()
         let isKey: Bool
         if case .apiKey = credential { isKey = true } else { isKey = false }
-        let cached = auth.cachedPrincipal(for: credential)
+        let cached = authenticator.cachedPrincipal(for: credential)
         if let principal = cached {
             metrics?.recordAuthentication(apiKey: isKey, success: true, nanoseconds: monotonicNanoseconds() &- started)
             switch check(policy, principal, request, cachedOnly: true, countCache: true) {
@@ -68,7 +73,7 @@ public final class Gatekeeper: @unchecked Sendable {
             case .failure(let error): return .denied(error.response)
             }
         }
-        let auth = self.auth
+        let authenticator = self.authenticator
         let ip = request.remoteAddress
         return .pending(
             threadPool.runIfActive(eventLoop: request.eventLoop) {
@@ -79,7 +84,7 @@ public final class Gatekeeper: @unchecked Sendable {
                     let start = monotonicNanoseconds()
                     let principal: Principal
                     do {
-                        principal = try auth.authenticate(credential, ip: ip)
+                        principal = try authenticator.authenticate(credential, ip: ip)
                     } catch {
                         count?.recordAuthentication(
                             apiKey: isKey, success: false, nanoseconds: monotonicNanoseconds() &- start)
@@ -134,7 +139,7 @@ public final class Gatekeeper: @unchecked Sendable {
         guard let (permission, database) = required else { return .success(true) }
         let started = monotonicNanoseconds()
         let granted: Bool
-        if let cached = auth.cachedDecision(principal, permission, database: database) {
+        if let cached = authorizer.cachedDecision(principal, permission, database: database) {
             if countCache { metrics?.permissionCacheHits.increment() }
             granted = cached
         } else if cachedOnly {
@@ -143,7 +148,7 @@ public final class Gatekeeper: @unchecked Sendable {
         } else {
             if countCache { metrics?.permissionCacheMisses.increment() }
             do {
-                granted = try auth.authorize(principal, permission, database: database)
+                granted = try authorizer.authorize(principal, permission, database: database)
             } catch {
                 metrics?.recordPermission(permission, granted: nil, nanoseconds: monotonicNanoseconds() &- started)
                 return .failure(

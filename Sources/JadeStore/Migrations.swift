@@ -1,11 +1,39 @@
 import GRDB
 
-/// The schema, as forward-only migrations. The master applies them before workers start; a
-/// database written by a newer build is refused.
-public enum Migrations {
-    static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1_foundation") { db in
+/// One forward-only schema migration, kept by the module whose tables it creates.
+public struct Migration: Sendable {
+    /// `vN_what`, recorded in the database once applied; never renamed.
+    public let identifier: String
+    /// N: the place of the migration among every module's (unique, never reused).
+    public let order: Int
+    let body: @Sendable (Database) throws -> Void
+
+    public init(_ identifier: String, order: Int, _ body: @escaping @Sendable (Database) throws -> Void) {
+        self.identifier = identifier
+        self.order = order
+        self.body = body
+    }
+}
+
+/// The schema of a database: the migrations of every module with tables in it, applied in
+/// `order`. The master applies it before workers start (``Store/migrate(_:)``); a database
+/// written by a newer build (a migration this schema does not know) is refused.
+public struct Schema: Sendable {
+    /// Oldest first.
+    public let migrations: [Migration]
+
+    /// Every migration of `parts`, ordered; two migrations with one order or one identifier are
+    /// a programming error.
+    public init(_ parts: [Migration]...) {
+        let all = parts.flatMap { $0 }.sorted { $0.order < $1.order }
+        precondition(Set(all.map(\.order)).count == all.count, "two migrations share an order")
+        precondition(Set(all.map(\.identifier)).count == all.count, "two migrations share an identifier")
+        migrations = all
+    }
+
+    /// The store's own tables: facts about the database itself and the audit log.
+    public static let foundation: [Migration] = [
+        Migration("v1_foundation", order: 1) { db in
             // Facts about the database itself: creation time, schema generation.
             try db.execute(
                 sql: """
@@ -28,12 +56,14 @@ public enum Migrations {
                     CREATE INDEX audit_log_type_at ON audit_log(type, at);
                     """)
         }
-        AuthMigrations.register(&m)
-        VectorMigrations.register(&m)
-        SecurityMigrations.register(&m)
+    ]
+
+    var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        for migration in migrations { m.registerMigration(migration.identifier, migrate: migration.body) }
         return m
     }
 
-    /// Identifiers of every migration this build knows, oldest first.
-    public static var known: [String] { migrator.migrations }
+    /// Identifiers of every migration, oldest first.
+    public var known: [String] { migrations.map(\.identifier) }
 }

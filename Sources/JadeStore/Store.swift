@@ -169,16 +169,17 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Brings the schema up to date (master, before workers start).
-    public func migrate() throws {
+    /// Brings the database up to `schema` (master, before workers start).
+    public func migrate(_ schema: Schema) throws {
+        let migrator = schema.migrator
         do {
-            if try pool.raw.read({ db in try Migrations.migrator.hasBeenSuperseded(db) }) {
+            if try pool.raw.read({ db in try migrator.hasBeenSuperseded(db) }) {
                 throw StoreError(
                     description:
                         "database \(path) was written by a newer jadevectordb (unknown migrations); refusing to run an older build on it"
                 )
             }
-            try Migrations.migrator.migrate(pool.raw)
+            try migrator.migrate(pool.raw)
         } catch let error as DatabaseError {
             throw StoreError(description: Self.describe(error, path: path))
         }
@@ -200,9 +201,9 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Applied migration identifiers, oldest first.
-    public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    /// Applied migration identifiers of `schema`, oldest first.
+    public func appliedMigrations(_ schema: Schema) throws -> [String] {
+        try pool.read { db in try schema.migrator.appliedMigrations(db) }
     }
 
     /// WAL checkpoint modes used by the server.

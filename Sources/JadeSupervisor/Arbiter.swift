@@ -80,18 +80,19 @@ public final class Arbiter {
 
     /// Prepares everything that can fail before a worker starts: data directory, database and
     /// migrations, sockets, shared memory. Throws a message fit for the operator.
-    /// `bootstrap` runs once the database is migrated, before anything is bound or spawned
+    /// `schema` is every module's tables (the master knows none of them itself). `bootstrap`
+    /// runs once the database is migrated, before anything is bound or spawned
     /// (`serve` creates the first admin there; the master itself knows nothing of users).
     public init(
         config: JadeConfiguration, environment: [String: String], environmentOverride: DeploymentEnvironment?,
-        bootstrap: (Store) throws -> Void = { _ in }
+        schema: Schema, bootstrap: (Store) throws -> Void = { _ in }
     ) throws {
         self.config = config
         self.environment = environment
         self.environmentOverride = environmentOverride
         try DataDirectory.prepare(config.database.dataDirectory)
         store = try Store.open(config.database, readerCount: 1)
-        try store.migrate()
+        try store.migrate(schema)
         try bootstrap(store)
         authChangeCounter = SeenCounter((try? Store.changeCounter(store.pool)) ?? 0)
         if let activated = try ListeningSockets.fromSocketActivation() {

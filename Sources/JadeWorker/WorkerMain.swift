@@ -93,18 +93,18 @@ public enum WorkerMain {
         threadPool.start()
         let eventLoop = group.next()
         let router = Router(metrics: metricsEnabled ? metrics.http : nil)
-        let auth = AuthService(
+        let auth = AuthServices(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
             logger: Logger(label: "jadevectordb.auth"))
-        auth.lockouts = metrics.registry.counter(
+        auth.core.lockouts = metrics.registry.counter(
             "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts).")
         let requestGuard = RequestGuard(
-            config: config, segment: segment, auth: auth, logger: Logger(label: "jadevectordb.security"))
+            config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "jadevectordb.security"))
         requestGuard.metrics = metricsEnabled ? metrics.http : nil
         requestGuard.refreshBlocks()  // before serving: the event loop never reads SQLite
         requestGuard.ledger = ConnectionLedger.inherited(fd: WorkerDescriptors.connectionLedger)
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
-        SecurityRoutes(requestGuard: requestGuard, auth: auth).register(on: router)
+        SecurityRoutes(requestGuard: requestGuard, ipBlocks: auth.ipBlocks).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
         let vectors: VectorStore
         do {
@@ -127,7 +127,9 @@ public enum WorkerMain {
         let health = HealthRoutes(
             segment: segment, record: record, store: store, vectors: vectors, auth: auth, threadPool: threadPool)
         health.register(on: router)
-        let gate = Gatekeeper(auth: auth, threadPool: threadPool, requestGuard: requestGuard)
+        let gate = Gatekeeper(
+            authenticator: auth.authenticator, authorizer: auth.authorizer, threadPool: threadPool,
+            requestGuard: requestGuard)
         gate.metrics = metricsEnabled ? metrics.http : nil
         metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
         let retries = metrics.dbRetries

@@ -149,7 +149,7 @@ final class WorkerMetrics: @unchecked Sendable {
     }
 
     /// Families read from SQLite and the vector store at scrape time.
-    func registerStoreFamilies(auth: AuthService, store: Store, vectors: VectorStore) {
+    func registerStoreFamilies(auth: AuthServices, store: Store, vectors: VectorStore) {
         let gauges = ScrapeCache(auth: auth, dbConnectionErrors: dbConnectionErrors)
         registry.collected("jadevectordb_active_sessions", help: "Unexpired sessions.") {
             gauges.current().map { [([], Double($0.activeSessions))] } ?? []
@@ -164,7 +164,7 @@ final class WorkerMetrics: @unchecked Sendable {
             [([], Double(store.walBytes))]
         }
         registry.collected("jadevectordb_blocked_ips", help: "IP addresses blocked now.") {
-            (try? auth.activeIPBlocks()).map { [([], Double($0.count))] } ?? []
+            (try? auth.ipBlocks.activeIPBlocks()).map { [([], Double($0.count))] } ?? []
         }
         registry.collected("jadevectordb_vector_databases", help: "Vector databases.") {
             (try? vectors.stats()).map { [([], Double($0.databases))] } ?? []
@@ -213,12 +213,12 @@ final class WorkerMetrics: @unchecked Sendable {
 /// The SQLite gauges, read once per scrape (one read transaction for all three).
 // @unchecked Sendable: the cached value is behind a lock.
 final class ScrapeCache: @unchecked Sendable {
-    let auth: AuthService
+    let auth: AuthServices
     let dbConnectionErrors: MetricCounter
     private var cached: (at: UInt64, value: (users: Int, activeSessions: Int, lockedAccounts: Int))?
     private let lock = NSLock()
 
-    init(auth: AuthService, dbConnectionErrors: MetricCounter) {
+    init(auth: AuthServices, dbConnectionErrors: MetricCounter) {
         self.auth = auth
         self.dbConnectionErrors = dbConnectionErrors
     }
@@ -228,7 +228,7 @@ final class ScrapeCache: @unchecked Sendable {
             let now = monotonicNanoseconds()
             if let cached, now &- cached.at < 1_000_000_000 { return cached.value }
             do {
-                let value = try auth.metricsGauges()
+                let value = try auth.authenticator.metricsGauges()
                 cached = (now, value)
                 return value
             } catch {

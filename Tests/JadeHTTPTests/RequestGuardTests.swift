@@ -27,13 +27,13 @@ import Testing
             let config = JadeConfiguration(try ConfigLoader.load(environment: env))
             try DataDirectory.prepare(config.database.dataDirectory)
             store = try Store.open(config.database, readerCount: 2)
-            try store.migrate()
+            try store.migrate(Schema(Schema.foundation, AuthSchema.migrations))
             let segment = try SharedSegment.create(rateLimitCapacity: 1024)
-            let auth = AuthService(
+            let auth = AuthServices(
                 pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
                 logger: Logger(label: "test"))
-            a = RequestGuard(config: config, segment: segment, auth: auth, logger: Logger(label: "a"))
-            b = RequestGuard(config: config, segment: segment, auth: auth, logger: Logger(label: "b"))
+            a = RequestGuard(config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "a"))
+            b = RequestGuard(config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "b"))
             a.refreshBlocks()
             b.refreshBlocks()
         }

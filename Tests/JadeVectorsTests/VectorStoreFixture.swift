@@ -24,7 +24,7 @@ final class VectorStoreFixture {
         ])
         settings = JadeConfiguration(config).database
         store = try Store.open(settings, readerCount: 2)
-        try store.migrate()
+        try store.migrate(Schema(Schema.foundation, VectorSchema.migrations))
         vectors = try VectorStore(store: store, directory: path + "/vectors", compactionPolicy: policy)
     }
 

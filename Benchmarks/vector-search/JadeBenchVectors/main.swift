@@ -60,7 +60,7 @@ func openStore(_ dir: String) throws -> VectorStore {
         "JADEVECTORDB_CONFIG_DIR": dir, "JADEVECTORDB_DATA_DIR": dir, "JADEVECTORDB_SECRETS_DIR": dir + "/secrets",
     ])
     let store = try Store.open(JadeConfiguration(resolved).database, readerCount: 2)
-    try store.migrate()
+    try store.migrate(Schema(Schema.foundation, VectorSchema.migrations))
     return try VectorStore(store: store, directory: dir + "/vectors")
 }
 

@@ -5,9 +5,9 @@ import NIOHTTP1
 
 /// `/v1/admin/*`: users, roles, groups and the audit log.
 public struct AdminRoutes: Sendable {
-    let auth: AuthService
+    let auth: AuthServices
 
-    public init(auth: AuthService) { self.auth = auth }
+    public init(auth: AuthServices) { self.auth = auth }
 
     func userID(_ r: RequestContext, _ name: String = "id") throws -> Int64 {
         guard let id = Int64(r.parameter(name)) else { throw APIError.notFound("No such user.") }
@@ -17,13 +17,13 @@ public struct AdminRoutes: Sendable {
     public func register(on router: Router) {
         let manage: AccessPolicy = .global(.usersManage)
         router.add(.GET, "/v1/admin/users", manage) { r in
-            r.blocking { .json(.object(["users": .array(try auth.listUsers().map(AuthJSON.user))])) }
+            r.blocking { .json(.object(["users": .array(try auth.directory.listUsers().map(AuthJSON.user))])) }
         }
         router.add(.POST, "/v1/admin/users", manage, labels: .init(userOperation: "create")) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["username", "password", "email", "roles"])
-                let user = try auth.createUser(
+                let user = try auth.directory.createUser(
                     username: body.requiredString("username", maxBytes: 64),
                     password: body.requiredString("password", maxBytes: 4096),
                     email: body.string("email", maxBytes: 254),
@@ -33,7 +33,9 @@ public struct AdminRoutes: Sendable {
         }
         router.add(.GET, "/v1/admin/users/{id}", manage) { r in
             r.blocking {
-                guard let user = try auth.user(id: try userID(r)) else { throw APIError.notFound("No such user.") }
+                guard let user = try auth.directory.user(id: try userID(r)) else {
+                    throw APIError.notFound("No such user.")
+                }
                 return .json(.object(["user": AuthJSON.user(user)]))
             }
         }
@@ -42,7 +44,7 @@ public struct AdminRoutes: Sendable {
                 let body = try JSONBody(r)
                 try body.allowOnly(["active", "email", "password"])
                 let email: String?? = body.has("email") ? .some(try body.string("email", maxBytes: 254)) : .none
-                let user = try auth.updateUser(
+                let user = try auth.directory.updateUser(
                     id: try userID(r), active: body.bool("active"), email: email,
                     password: body.string("password", maxBytes: 4096), actor: r.principal!, ip: r.remoteAddress)
                 return .json(.object(["user": AuthJSON.user(user)]))
@@ -50,7 +52,7 @@ public struct AdminRoutes: Sendable {
         }
         router.add(.DELETE, "/v1/admin/users/{id}", manage, labels: .init(userOperation: "delete")) { r in
             r.blocking {
-                try auth.deleteUser(id: try userID(r), actor: r.principal!, ip: r.remoteAddress)
+                try auth.directory.deleteUser(id: try userID(r), actor: r.principal!, ip: r.remoteAddress)
                 return .noContent
             }
         }
@@ -60,7 +62,7 @@ public struct AdminRoutes: Sendable {
                 labels: .init(userOperation: assigned ? "role_assign" : "role_remove")
             ) { r in
                 r.blocking {
-                    try auth.setUserRole(
+                    try auth.directory.setUserRole(
                         userID: try userID(r), role: r.parameter("role"), assigned: assigned, actor: r.principal!,
                         ip: r.remoteAddress)
                     return .noContent
@@ -69,7 +71,7 @@ public struct AdminRoutes: Sendable {
             router.add(method.nio, "/v1/admin/roles/{role}/permissions/{permission}", .global(.admin)) { r in
                 r.blocking {
                     let database = r.queryItems["database"].flatMap { $0.isEmpty ? nil : $0 }
-                    try auth.setRolePermission(
+                    try auth.directory.setRolePermission(
                         role: r.parameter("role"), permission: Permission.parse(r.parameter("permission")),
                         database: database, granted: assigned, actor: r.principal!, ip: r.remoteAddress)
                     return .noContent
@@ -80,7 +82,7 @@ public struct AdminRoutes: Sendable {
                 labels: .init(userOperation: assigned ? "group_add" : "group_remove")
             ) { r in
                 r.blocking {
-                    try auth.setGroupMember(
+                    try auth.directory.setGroupMember(
                         group: r.parameter("group"), userID: try userID(r, "user_id"), member: assigned,
                         actor: r.principal!, ip: r.remoteAddress)
                     return .noContent
@@ -88,18 +90,18 @@ public struct AdminRoutes: Sendable {
             }
         }
         router.add(.GET, "/v1/admin/roles", manage) { r in
-            r.blocking { .json(.object(["roles": .array(try auth.listRoles().map(AuthJSON.role))])) }
+            r.blocking { .json(.object(["roles": .array(try auth.directory.listRoles().map(AuthJSON.role))])) }
         }
         router.add(.POST, "/v1/admin/roles", .global(.admin)) { r in
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["name", "description", "permissions"])
                 let name = try body.requiredString("name", maxBytes: 64)
-                try auth.createRole(
+                try auth.directory.createRole(
                     name: name, description: body.string("description", maxBytes: 1024) ?? "",
                     permissions: (body.strings("permissions") ?? []).map(Permission.parse), actor: r.principal!,
                     ip: r.remoteAddress)
-                let role = try auth.listRoles().first { $0.name == name }
+                let role = try auth.directory.listRoles().first { $0.name == name }
                 return .json(.object(["role": role.map(AuthJSON.role) ?? .null]), status: .created)
             }
         }
@@ -108,7 +110,7 @@ public struct AdminRoutes: Sendable {
                 .json(
                     .object([
                         "groups": .array(
-                            try auth.listGroups().map {
+                            try auth.directory.listGroups().map {
                                 .object(["name": .string($0.name), "members": .array($0.members.map { .int(Int($0)) })])
                             })
                     ]))
@@ -119,7 +121,7 @@ public struct AdminRoutes: Sendable {
                 let body = try JSONBody(r)
                 try body.allowOnly(["name"])
                 let name = try body.requiredString("name", maxBytes: 64)
-                try auth.createGroup(name: name, actor: r.principal!, ip: r.remoteAddress)
+                try auth.directory.createGroup(name: name, actor: r.principal!, ip: r.remoteAddress)
                 return .json(
                     .object(["group": .object(["name": .string(name), "members": .array([])])]), status: .created)
             }
@@ -143,7 +145,7 @@ public struct AdminRoutes: Sendable {
                     // The log stores UTC times with milliseconds; compare in that exact form.
                     since = ISO8601DateFormatter.withFractions.string(from: date)
                 }
-                let events = try auth.auditLog(
+                let events = try auth.auditTrail.auditLog(
                     since: since, limit: limit, type: q["type"].flatMap { $0.isEmpty ? nil : $0 })
                 return .json(.object(["events": .array(events.map(AuthJSON.auditEvent))]))
             }

@@ -9,7 +9,7 @@ enum AuthJSON {
         .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t)))
     }
 
-    static func user(_ u: AuthService.User) -> JSON {
+    static func user(_ u: Directory.User) -> JSON {
         .object([
             "id": .int(Int(u.id)), "username": .string(u.username), "email": u.email.map(JSON.string) ?? .null,
             "active": .bool(u.active), "created_at": time(u.createdAt), "totp_enabled": .bool(u.totpEnabled),
@@ -18,7 +18,7 @@ enum AuthJSON {
         ])
     }
 
-    static func apiKey(_ k: AuthService.APIKey) -> JSON {
+    static func apiKey(_ k: Accounts.APIKey) -> JSON {
         .object([
             "id": .int(Int(k.id)), "name": .string(k.name), "prefix": .string(k.prefix),
             "permissions": k.permissions.map { .array($0.map { .string($0.rawValue) }) } ?? .null,
@@ -27,7 +27,7 @@ enum AuthJSON {
         ])
     }
 
-    static func role(_ r: AuthService.Role) -> JSON {
+    static func role(_ r: Directory.Role) -> JSON {
         .object([
             "name": .string(r.name), "builtin": .bool(r.builtIn), "description": .string(r.description),
             "permissions": .array(
@@ -38,7 +38,7 @@ enum AuthJSON {
     }
 
     /// An audit event as the API shows it (`details` parsed back into JSON).
-    static func auditEvent(_ event: AuthService.AuditEvent) -> JSON {
+    static func auditEvent(_ event: AuditTrail.AuditEvent) -> JSON {
         var object: [String: JSON] = [
             "id": .int(Int(event.id)), "at": .string(event.at), "type": .string(event.type),
             "outcome": .string(event.outcome),

@@ -7,7 +7,7 @@ import JadeTransport
 /// `/v1/auth/*` and `/v1/api-keys`: registration, login, sessions, password changes and resets,
 /// two-factor authentication, API keys.
 public struct AuthRoutes: Sendable {
-    let auth: AuthService
+    let auth: AuthServices
     let requestGuard: RequestGuard?
     /// Rendered `/v1/auth/me` answers, stamped with the user's permission epochs: anything that
     /// changes the answer (profile, roles, groups, grants, credentials) bumps them.
@@ -35,7 +35,7 @@ public struct AuthRoutes: Sendable {
         }
     }
 
-    public init(auth: AuthService, requestGuard: RequestGuard? = nil) {
+    public init(auth: AuthServices, requestGuard: RequestGuard? = nil) {
         self.auth = auth
         self.requestGuard = requestGuard
         meCache = LRUCache(capacity: 10_000, ttlSeconds: auth.settings.permissionCacheTTLSeconds)
@@ -58,7 +58,7 @@ public struct AuthRoutes: Sendable {
         }
         router.add(.POST, "/v1/auth/logout", any, labels: .init(authMethod: "logout")) { r in
             r.blocking {
-                try auth.logout(r.principal!, ip: r.remoteAddress)
+                try auth.authenticator.logout(r.principal!, ip: r.remoteAddress)
                 return .noContent
             }
         }
@@ -85,7 +85,7 @@ public struct AuthRoutes: Sendable {
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["current_password", "new_password"])
-                try auth.changePassword(
+                try auth.accounts.changePassword(
                     r.principal!, current: body.requiredString("current_password", maxBytes: 4096),
                     new: body.requiredString("new_password", maxBytes: 4096), ip: r.remoteAddress)
                 return .noContent
@@ -105,7 +105,7 @@ public struct AuthRoutes: Sendable {
                 let headers = try limited(
                     .passwordReset, key: (username ?? email ?? "").lowercased(),
                     "password reset requests for this account")
-                try auth.requestPasswordReset(username: username, email: email, ip: r.remoteAddress)
+                try auth.accounts.requestPasswordReset(username: username, email: email, ip: r.remoteAddress)
                 return .json(
                     .object([
                         "status": .string("accepted"),
@@ -122,7 +122,7 @@ public struct AuthRoutes: Sendable {
                 try body.allowOnly(["token", "new_password"])
                 // The address's reset budget first: guessing tokens costs the guesser, not us.
                 let headers = try limited(.passwordResetAddress, key: r.remoteAddress ?? "-", "password reset requests")
-                try auth.confirmPasswordReset(
+                try auth.accounts.confirmPasswordReset(
                     token: body.requiredString("token", maxBytes: 256),
                     newPassword: body.requiredString("new_password", maxBytes: 4096), ip: r.remoteAddress)
                 return HTTPResponse(status: .noContent, headers: headers)
@@ -131,7 +131,7 @@ public struct AuthRoutes: Sendable {
         let enrolment: AccessPolicy = .account(allowing: [.twoFactorEnrollment])
         router.add(.POST, "/v1/auth/2fa/enroll", enrolment, labels: .init(authMethod: "totp_enroll")) { r in
             r.blocking {
-                let uri = try auth.enrollTOTP(r.principal!, ip: r.remoteAddress)
+                let uri = try auth.accounts.enrollTOTP(r.principal!, ip: r.remoteAddress)
                 return .json(.object(["otpauth_uri": .string(uri)]), status: .created)
             }
         }
@@ -139,7 +139,8 @@ public struct AuthRoutes: Sendable {
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["code"])
-                try auth.verifyTOTP(r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
+                try auth.accounts.verifyTOTP(
+                    r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
                 return .noContent
             }
         }
@@ -147,7 +148,8 @@ public struct AuthRoutes: Sendable {
             r.blocking {
                 let body = try JSONBody(r)
                 try body.allowOnly(["code"])
-                try auth.disableTOTP(r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
+                try auth.accounts.disableTOTP(
+                    r.principal!, code: body.requiredString("code", maxBytes: 16), ip: r.remoteAddress)
                 return .noContent
             }
         }
@@ -157,15 +159,18 @@ public struct AuthRoutes: Sendable {
         router.add(.GET, "/v1/api-keys", .account()) { r in
             r.blocking {
                 .json(
-                    .object(["api_keys": .array(try auth.listAPIKeys(userID: r.principal!.userID).map(AuthJSON.apiKey))]
+                    .object([
+                        "api_keys": .array(
+                            try auth.accounts.listAPIKeys(userID: r.principal!.userID).map(AuthJSON.apiKey))
+                    ]
                     ))
             }
         }
         router.add(.DELETE, "/v1/api-keys/{id}", .account(), labels: .init(authMethod: "api_key_revoke")) { r in
             r.blocking {
                 guard let id = Int64(r.parameter("id")) else { throw APIError.notFound("No such API key.") }
-                let manager = try auth.authorize(r.principal!, .usersManage, database: nil)
-                try auth.revokeAPIKey(r.principal!, id: id, mayManageUsers: manager, ip: r.remoteAddress)
+                let manager = try auth.authorizer.authorize(r.principal!, .usersManage, database: nil)
+                try auth.accounts.revokeAPIKey(r.principal!, id: id, mayManageUsers: manager, ip: r.remoteAddress)
                 return .noContent
             }
         }
@@ -175,7 +180,7 @@ public struct AuthRoutes: Sendable {
         let headers = try limited(.registration, key: r.remoteAddress ?? "-", "registrations from this address")
         let body = try JSONBody(r)
         try body.allowOnly(["username", "password", "email"])
-        let user = try auth.register(
+        let user = try auth.accounts.register(
             username: body.requiredString("username", maxBytes: 64),
             password: body.requiredString("password", maxBytes: 4096),
             email: body.string("email", maxBytes: 254), ip: r.remoteAddress)
@@ -186,9 +191,9 @@ public struct AuthRoutes: Sendable {
         let headers = try limited(.login, key: r.remoteAddress ?? "-", "login attempts from this address")
         let body = try JSONBody(r)
         try body.allowOnly(["username", "password", "totp"])
-        let result: AuthService.LoginResult
+        let result: Authenticator.LoginResult
         do {
-            result = try auth.login(
+            result = try auth.authenticator.login(
                 username: body.requiredString("username", maxBytes: 256),
                 password: body.requiredString("password", maxBytes: 4096), totp: body.string("totp", maxBytes: 16),
                 ip: r.remoteAddress)
@@ -209,12 +214,13 @@ public struct AuthRoutes: Sendable {
 
     func me(_ r: RequestContext) throws -> HTTPResponse {
         let principal = r.principal!
-        guard let user = try auth.user(id: principal.userID) else { throw AuthError.unauthenticated }
+        guard let user = try auth.directory.user(id: principal.userID) else { throw AuthError.unauthenticated }
         var fields: [String: JSON] = [
             "user": AuthJSON.user(user),
             "roles": .array(user.roles.map(JSON.string)),
             "groups": .array(user.groups.map(JSON.string)),
-            "permissions": .array(try auth.globalPermissions(userID: principal.userID).map { .string($0.rawValue) }),
+            "permissions": .array(
+                try auth.authorizer.globalPermissions(userID: principal.userID).map { .string($0.rawValue) }),
         ]
         switch principal.credential {
         case .session: fields["credential"] = .string("session")
@@ -228,7 +234,7 @@ public struct AuthRoutes: Sendable {
         let body = try JSONBody(r)
         try body.allowOnly(["name", "expires_in_days", "permissions"])
         let permissions = try body.strings("permissions")?.map(Permission.parse)
-        let (key, info) = try auth.createAPIKey(
+        let (key, info) = try auth.accounts.createAPIKey(
             r.principal!, name: body.requiredString("name", maxBytes: 64), expiresInDays: body.int("expires_in_days"),
             permissions: permissions, ip: r.remoteAddress)
         guard case .object(var fields) = AuthJSON.apiKey(info) else { return .json(.null) }

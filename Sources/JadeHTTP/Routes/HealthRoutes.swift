@@ -16,11 +16,11 @@ public struct HealthRoutes: Sendable {
     let record: WorkerRecord
     let store: Store
     let vectors: VectorStore
-    let auth: AuthService
+    let auth: AuthServices
     let threadPool: NIOThreadPool
 
     public init(
-        segment: SharedSegment, record: WorkerRecord, store: Store, vectors: VectorStore, auth: AuthService,
+        segment: SharedSegment, record: WorkerRecord, store: Store, vectors: VectorStore, auth: AuthServices,
         threadPool: NIOThreadPool
     ) {
         self.segment = segment
@@ -91,10 +91,11 @@ public struct HealthRoutes: Sendable {
         guard
             let credential = try? PresentedCredential.parse(
                 authorization: headers.first(name: "authorization"), apiKeyHeader: headers.first(name: "x-api-key")),
-            let principal = auth.cachedPrincipal(for: credential) ?? (try? auth.authenticate(credential, ip: nil))
+            let principal = auth.authenticator.cachedPrincipal(for: credential)
+                ?? (try? auth.authenticator.authenticate(credential, ip: nil))
         else { return false }
-        return auth.cachedDecision(principal, .admin, database: nil)
-            ?? ((try? auth.authorize(principal, .admin, database: nil)) ?? false)
+        return auth.authorizer.cachedDecision(principal, .admin, database: nil)
+            ?? ((try? auth.authorizer.authorize(principal, .admin, database: nil)) ?? false)
     }
 
     func readiness(on eventLoop: EventLoop, authorization headers: HTTPHeaders) -> EventLoopFuture<HTTPResponse> {

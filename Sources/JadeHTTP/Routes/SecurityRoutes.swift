@@ -6,14 +6,14 @@ import JadeTransport
 /// `/v1/admin/blocked-ips`: list, block and unblock client addresses (admin).
 public struct SecurityRoutes: Sendable {
     let requestGuard: RequestGuard
-    let auth: AuthService
+    let ipBlocks: IPBlockStore
 
-    public init(requestGuard: RequestGuard, auth: AuthService) {
+    public init(requestGuard: RequestGuard, ipBlocks: IPBlockStore) {
         self.requestGuard = requestGuard
-        self.auth = auth
+        self.ipBlocks = ipBlocks
     }
 
-    static func json(_ b: AuthService.IPBlock) -> JSON {
+    static func json(_ b: IPBlockStore.IPBlock) -> JSON {
         .object([
             "ip": .string(b.ip), "until": AuthJSON.time(b.until), "reason": .string(b.reason),
             "created_by": .string(b.createdBy), "created_at": AuthJSON.time(b.createdAt),
@@ -22,7 +22,7 @@ public struct SecurityRoutes: Sendable {
 
     public func register(on router: Router) {
         router.add(.GET, "/v1/admin/blocked-ips", .global(.admin)) { r in
-            r.blocking { .json(.object(["blocked_ips": .array(try auth.activeIPBlocks().map(Self.json))])) }
+            r.blocking { .json(.object(["blocked_ips": .array(try ipBlocks.activeIPBlocks().map(Self.json))])) }
         }
         router.add(.POST, "/v1/admin/blocked-ips", .global(.admin)) { r in
             r.blocking {

@@ -10,7 +10,7 @@ import NIOCore
 /// names do not leak; a caller with it gets 404 for a database that does not exist.
 public struct VectorRoutes: Sendable {
     let vectors: VectorStore
-    let auth: AuthService
+    let auth: AuthServices
     /// Rendered `GET /v1/databases/{name}` answers, reused while the description is the same
     /// (event loop only: the fast path runs there).
     private let rendered = RenderedDescriptions()
@@ -25,7 +25,7 @@ public struct VectorRoutes: Sendable {
     /// the body and given up with 422 as soon as they pass it.
     let maxResponseBytes: Int
 
-    public init(vectors: VectorStore, auth: AuthService, maxResponseBytes: Int = 8 << 20) {
+    public init(vectors: VectorStore, auth: AuthServices, maxResponseBytes: Int = 8 << 20) {
         self.vectors = vectors
         self.auth = auth
         self.maxResponseBytes = maxResponseBytes
@@ -36,7 +36,7 @@ public struct VectorRoutes: Sendable {
         router.add(.GET, "/v1/databases", .authenticated()) { r in
             r.blocking {
                 let all = try vectors.listDatabases()
-                let readable = Set(try auth.readableDatabases(r.principal!, among: all.map(\.name)))
+                let readable = Set(try auth.authorizer.readableDatabases(r.principal!, among: all.map(\.name)))
                 return .json(.object(["databases": .array(all.filter { readable.contains($0.name) }.map(Self.info))]))
             }
         }
@@ -56,7 +56,7 @@ public struct VectorRoutes: Sendable {
             r.blocking {
                 let name = try database(r).name
                 try vectors.deleteDatabase(named: name)
-                try auth.dropACL(database: name)
+                try auth.directory.dropACL(database: name)
                 return .noContent
             }
         }
@@ -94,7 +94,7 @@ public struct VectorRoutes: Sendable {
         router.add(.GET, "/v1/databases/{name}/acl", .database(.databaseAdmin, parameter: "name")) { r in
             r.blocking {
                 let name = try database(r).name
-                let entries = try auth.acl(database: name).map {
+                let entries = try auth.directory.acl(database: name).map {
                     JSON.object(["principal": .string($0.principal), "permission": .string($0.permission.rawValue)])
                 }
                 return .json(.object(["database": .string(name), "entries": .array(entries)]))
@@ -106,7 +106,7 @@ public struct VectorRoutes: Sendable {
                     let name = try database(r).name
                     let body = try JSONBody(r)
                     try body.allowOnly(["principal", "permission"])
-                    try auth.setACL(
+                    try auth.directory.setACL(
                         database: name, principal: body.requiredString("principal", maxBytes: 128),
                         permission: Permission.parse(body.requiredString("permission", maxBytes: 64)), granted: granted,
                         actor: r.principal!, ip: r.remoteAddress)
@@ -134,7 +134,7 @@ public struct VectorRoutes: Sendable {
         }
         let info = try vectors.createDatabase(name: name, dimension: dimension, metric: metric)
         // The creator administers what they created.
-        try auth.setACL(
+        try auth.directory.setACL(
             database: info.name, principal: "user:\(r.principal!.userID)", permission: .databaseAdmin, granted: true,
             actor: r.principal!, ip: r.remoteAddress)
         return .json(.object(["database": Self.info(info)]), status: .created)

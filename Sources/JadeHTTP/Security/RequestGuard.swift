@@ -19,7 +19,7 @@ public final class RequestGuard: @unchecked Sendable {
 
     let table: RateLimitTable?
     let segment: SharedSegment
-    let auth: AuthService
+    let ipBlocks: IPBlockStore
     let logger: Logger
     let rateLimiting: Bool
     let ipBlocking: Bool
@@ -40,9 +40,9 @@ public final class RequestGuard: @unchecked Sendable {
     private var blocksEpoch: UInt64 = .max
     private var blocked: [IPAddress: TimeInterval] = [:]
 
-    public init(config: JadeConfiguration, segment: SharedSegment, auth: AuthService, logger: Logger) {
+    public init(config: JadeConfiguration, segment: SharedSegment, ipBlocks: IPBlockStore, logger: Logger) {
         self.segment = segment
-        self.auth = auth
+        self.ipBlocks = ipBlocks
         self.logger = logger
         table = try? RateLimitTable(segment: segment)
         apiKeys = table.map { RateLimitKeyCache(table: $0, kind: "api", prefixes: ["key:", "user:"]) }
@@ -264,7 +264,7 @@ public final class RequestGuard: @unchecked Sendable {
         var fresh: [IPAddress: TimeInterval]?
         do {
             var loaded: [IPAddress: TimeInterval] = [:]
-            for block in try auth.activeIPBlocks() {
+            for block in try ipBlocks.activeIPBlocks() {
                 if let ip = IPAddress(block.ip) { loaded[ip] = block.until }
             }
             fresh = loaded
@@ -298,7 +298,7 @@ public final class RequestGuard: @unchecked Sendable {
         guard d.remaining == 0 || !d.allowed else { return }
         table.reset(kind: "login_failures", key: address.description)
         do {
-            try auth.blockIP(
+            try ipBlocks.blockIP(
                 address, duration: blockDuration,
                 reason: "\(failureRule.limit) failed logins within \(Int(failureRule.periodSeconds)) s",
                 actor: "system",
@@ -319,13 +319,14 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// Admin block (409 for an allowlisted address).
     public func block(_ address: IPAddress, duration: TimeInterval, reason: String, actor: String, requestIP: String?)
-        throws -> AuthService.IPBlock
+        throws -> IPBlockStore.IPBlock
     {
         if isAllowlisted(address) {
             throw APIError(
                 .conflict, "conflict", "\(address) is on the allowlist (security.ip_allowlist) and cannot be blocked.")
         }
-        let block = try auth.blockIP(address, duration: duration, reason: reason, actor: actor, requestIP: requestIP)
+        let block = try ipBlocks.blockIP(
+            address, duration: duration, reason: reason, actor: actor, requestIP: requestIP)
         segment.header.bumpBlocksEpoch()
         refreshBlocks()
         return block
@@ -333,7 +334,7 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// Admin unblock: lifts the block and forgets the address's failures.
     public func unblock(_ address: IPAddress, actor: String, requestIP: String?) throws -> Bool {
-        let removed = try auth.unblockIP(address, actor: actor, requestIP: requestIP)
+        let removed = try ipBlocks.unblockIP(address, actor: actor, requestIP: requestIP)
         table?.reset(kind: "login_failures", key: address.description)
         segment.header.bumpBlocksEpoch()
         refreshBlocks()

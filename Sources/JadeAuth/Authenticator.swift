@@ -2,12 +2,27 @@ import Foundation
 import GRDB
 import JadeCore
 
-extension AuthService {
+/// Verifies credentials: logs in (password, then TOTP), verifies session tokens and API keys
+/// (from its cache on the event loop, from SQLite otherwise) and logs out. The credential
+/// cache keeps a principal no longer than its credential is valid, and never past an epoch bump.
+// @unchecked Sendable: immutable; the cache is thread-safe.
+public final class Authenticator: AuthComponent, @unchecked Sendable {
+    let core: AuthCore
+    let credentialCache: LRUCache<TokenDigest, Principal>
+
+    public init(core: AuthCore) {
+        self.core = core
+        let settings = core.settings
+        self.credentialCache = LRUCache(
+            capacity: min(settings.permissionCacheSize, 50_000), ttlSeconds: min(settings.permissionCacheTTLSeconds, 60)
+        )
+    }
+
     /// The result of a successful login.
     public struct LoginResult: Sendable {
         public let token: String
         public let expiresAt: TimeInterval
-        public let user: User
+        public let user: Directory.User
         public let restriction: Principal.Restriction?
     }
 
@@ -166,7 +181,7 @@ extension AuthService {
         let token = Tokens.generate(.session)
         let time = now
         let expiresAt = time + settings.sessionTimeout
-        let user = try pool.write { db -> User in
+        let user = try pool.write { db -> Directory.User in
             if let acceptedStep {
                 // Claim the code's time step in one conditional statement: of logins racing with
                 // the same code, exactly one finds the step unused (the others roll back).
@@ -193,39 +208,6 @@ extension AuthService {
         return LoginResult(token: token, expiresAt: expiresAt, user: user, restriction: restriction)
     }
 
-    /// Counts a failed login against the account (locking it at the threshold) and audits it.
-    func recordFailure(userID: Int64?, username: String, ip: String?, reason: String) throws {
-        defer { if let userID { invalidate(user: userID) } }
-        let threshold = settings.maxFailedLoginsPerAccount
-        let lockFor = settings.lockoutDuration
-        let time = now
-        let locked = try pool.write { db -> Bool in
-            var locked = false
-            if let userID {
-                try db.execute(
-                    sql: "UPDATE users SET failed_login_count = failed_login_count + 1 WHERE id = ?",
-                    arguments: [userID])
-                let count =
-                    try Int.fetchOne(db, sql: "SELECT failed_login_count FROM users WHERE id = ?", arguments: [userID])
-                    ?? 0
-                if count >= threshold {
-                    try db.execute(
-                        sql: "UPDATE users SET locked_until = ?, failed_login_count = 0 WHERE id = ?",
-                        arguments: [time + lockFor, userID])
-                    locked = true
-                    try audit(
-                        db, "account_locked", actor: nil, ip: ip, target: username, outcome: "locked",
-                        details: ["until": .double(time + lockFor)])
-                }
-            }
-            try audit(
-                db, "login_failure", actor: nil, ip: ip, target: String(username.prefix(256)), outcome: "failure",
-                details: ["reason": .string(reason)])
-            return locked
-        }
-        if locked { lockouts?.increment() }
-    }
-
     /// Ends the session behind `principal` (every worker stops accepting it at once).
     public func logout(_ principal: Principal, ip: String?) throws {
         guard case .session(let id) = principal.credential else {
@@ -243,6 +225,22 @@ extension AuthService {
         let time = now
         return try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions WHERE expires_at > ?", arguments: [time]) ?? 0
+        }
+    }
+
+    /// Gauges computed at scrape time, in one read transaction: users, unexpired sessions,
+    /// accounts locked now.
+    public func metricsGauges() throws -> (users: Int, activeSessions: Int, lockedAccounts: Int) {
+        let time = now
+        return try pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM users),
+                           (SELECT count(*) FROM sessions WHERE expires_at > ?),
+                           (SELECT count(*) FROM users WHERE locked_until > ?)
+                    """, arguments: [time, time])!
+            return (row[0], row[1], row[2])
         }
     }
 }

@@ -2,101 +2,42 @@ import Foundation
 import GRDB
 import JadeCore
 
-extension AuthService {
-    // MARK: API keys
+/// Users, roles, groups and per-database ACLs, as administrators manage them. What a caller may
+/// confer, and on whom it may act, is bounded by what it holds (Grants.swift).
+public struct Directory: AuthComponent, Sendable {
+    let core: AuthCore
 
-    /// A stored API key, without its secret.
-    public struct APIKey: Sendable {
+    public init(core: AuthCore) { self.core = core }
+
+    /// Public view of a user.
+    public struct User: Sendable, Equatable {
         public let id: Int64
-        public let name: String
-        public let prefix: String
-        public let permissions: [Permission]?
+        public let username: String
+        public let email: String?
+        public let active: Bool
         public let createdAt: TimeInterval
-        public let expiresAt: TimeInterval?
-        public let revoked: Bool
-        public let lastUsedAt: TimeInterval?
+        public let totpEnabled: Bool
+        public let locked: Bool
+        public let roles: [String]
+        public let groups: [String]
     }
 
-    /// API key names: letters, digits, spaces and `_.:-`, 1 to 64 bytes.
-    static func validName(_ name: String) -> Bool { Names.check(name, extra: " _.:-") }
+    /// Looks a user up by id (nil when absent).
+    public func user(id: Int64) throws -> User? { try pool.read { db in try loadUser(db, id: id) } }
 
-    /// Creates a key for the caller; returns it with the secret, which is never shown again.
-    public func createAPIKey(
-        _ principal: Principal, name: String, expiresInDays: Int?, permissions: [Permission]?, ip: String?
-    ) throws -> (key: String, info: APIKey) {
-        guard Self.validName(name) else {
-            throw AuthError.invalid("name must be 1 to 64 letters, digits, spaces or '_.:-'")
-        }
-        if let days = expiresInDays, !(1...3650).contains(days) {
-            throw AuthError.invalid("expires_in_days must be from 1 to 3650")
-        }
-        if case .apiKey = principal.credential { throw AuthError.forbidden("API keys cannot create API keys") }
-        let key = Tokens.generate(.apiKey)
-        let prefix = String(key.prefix(12))
-        let time = now
-        let expiresAt = expiresInDays.map { time + TimeInterval($0) * 86_400 }
-        var permissionText: String?
-        if let permissions {
-            let names = Array(Set(permissions.map(\.rawValue))).sorted()
-            permissionText = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
-        }
-        let id = try pool.write { db -> Int64 in
-            try db.execute(
-                sql:
-                    "INSERT INTO api_keys (user_id, name, prefix, key_hash, permissions, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [principal.userID, name, prefix, Tokens.digest(key), permissionText, time, expiresAt])
-            let id = db.lastInsertedRowID
-            try audit(
-                db, "api_key_created", actor: principal.username, ip: ip, target: "\(id)", outcome: "success",
-                details: ["name": .string(name), "prefix": .string(prefix)])
-            return id
-        }
-        let info = APIKey(
-            id: id, name: name, prefix: prefix, permissions: permissions, createdAt: time, expiresAt: expiresAt,
-            revoked: false, lastUsedAt: nil)
-        return (key, info)
-    }
-
-    /// The caller's keys, without secrets.
-    public func listAPIKeys(userID: Int64) throws -> [APIKey] {
+    /// Every user, by id.
+    public func listUsers() throws -> [User] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE user_id = ? ORDER BY id", arguments: [userID]).map {
-                row in
-                var permissions: [Permission]?
-                if let text = row["permissions"] as String?, let data = text.data(using: .utf8),
-                    let names = try? JSONDecoder().decode([String].self, from: data)
-                {
-                    permissions = names.compactMap(Permission.init(rawValue:))
-                }
-                return APIKey(
-                    id: row["id"], name: row["name"], prefix: row["prefix"], permissions: permissions,
-                    createdAt: row["created_at"], expiresAt: row["expires_at"],
-                    revoked: (row["revoked_at"] as Double?) != nil,
-                    lastUsedAt: row["last_used_at"])
-            }
+            try Int64.fetchAll(db, sql: "SELECT id FROM users ORDER BY id").compactMap { try loadUser(db, id: $0) }
         }
     }
 
-    /// Revokes a key of the caller (or any key, for a users:manage caller).
-    public func revokeAPIKey(_ principal: Principal, id: Int64, mayManageUsers: Bool, ip: String?) throws {
-        let owner = try pool.read { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT user_id FROM api_keys WHERE id = ? AND revoked_at IS NULL", arguments: [id])
-        }
-        guard let owner, owner == principal.userID || mayManageUsers else {
-            throw AuthError.notFound("no such API key")
-        }
-        try boundedWrite(
-            actor: principal, ip: ip, action: "revoke_api_key", target: "\(id)",
-            check: { db in owner == principal.userID ? nil : try refusalToManage(owner, actor: principal, db) }
-        ) { db in
-            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now, id])
-            try audit(db, "api_key_revoked", actor: principal.username, ip: ip, target: "\(id)", outcome: "success")
-        }
-        invalidate(user: owner)
+    /// Creates a user with `roles`, which `actor` must hold everything of.
+    public func createUser(
+        username: String, password: String, email: String?, roles: [String] = [], actor: Principal, ip: String?
+    ) throws -> User {
+        try makeUser(username: username, password: password, email: email, roles: roles, actor: actor, ip: ip)
     }
-
-    // MARK: users (admin)
 
     /// Updates a user: `active` (false ends every session and key at once), `email`, `password`.
     public func updateUser(
@@ -452,53 +393,13 @@ extension AuthService {
         invalidateAll()
     }
 
-    // MARK: audit
-
-    /// One security event of the audit log.
-    public struct AuditEvent: Sendable, Equatable {
-        public let id: Int64
-        /// UTC, ISO 8601 with milliseconds.
-        public let at: String
-        public let type: String
-        public let actor: String?
-        public let ip: String?
-        public let target: String?
-        /// `success`, `failure` or `denied`.
-        public let outcome: String
-        /// A JSON object with the event's details, as stored.
-        public let detailsJSON: String?
-    }
-
-    /// Security events, newest first.
-    public func auditLog(since: String?, limit: Int, type: String?) throws -> [AuditEvent] {
-        try pool.read { db in
-            var sql = "SELECT id, at, type, actor, ip, target, outcome, details FROM audit_log WHERE 1 = 1"
-            var args: [(any DatabaseValueConvertible)?] = []
-            if let since {
-                sql += " AND at >= ?"
-                args.append(since)
-            }
-            if let type {
-                sql += " AND type = ?"
-                args.append(type)
-            }
-            sql += " ORDER BY id DESC LIMIT ?"
-            args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
-                AuditEvent(
-                    id: row["id"], at: row["at"], type: row["type"], actor: row["actor"], ip: row["ip"],
-                    target: row["target"], outcome: row["outcome"], detailsJSON: row["details"])
-            }
-        }
-    }
-
     // MARK: bootstrap
 
     /// Creates the `admin` user when there is no user at all. Returns true when it did.
     public func bootstrapAdmin(password: String) throws -> Bool {
         let count = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
         guard count == 0 else { return false }
-        _ = try createUser(
+        _ = try makeUser(
             username: "admin", password: password, email: nil, roles: ["admin"], actor: .system("bootstrap"), ip: nil)
         return true
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import JadeCore
 
 /// Key of a cached permission decision: `user_id:database:permission`.
 public struct PermissionKey: Hashable, Sendable {
@@ -89,7 +90,25 @@ extension Permission {
     }
 }
 
-extension AuthService {
+/// Decides whether a principal holds a permission (globally or on one database): from its
+/// cache on the event loop, from SQLite otherwise. A decision is cached under the epochs read
+/// before its query, so a grant revoked meanwhile is never served from the cache.
+// @unchecked Sendable: immutable; the cache is thread-safe.
+public final class Authorizer: AuthComponent, @unchecked Sendable {
+    let core: AuthCore
+    let permissionCache: LRUCache<PermissionKey, Bool>
+
+    public init(core: AuthCore) {
+        self.core = core
+        self.permissionCache = LRUCache(
+            capacity: core.settings.permissionCacheSize, ttlSeconds: core.settings.permissionCacheTTLSeconds)
+    }
+
+    /// Cache counters for metrics and tests.
+    public var permissionCacheStats: (hits: UInt64, misses: UInt64, evictions: UInt64, size: Int) {
+        (permissionCache.hits, permissionCache.misses, permissionCache.evictions, permissionCache.count)
+    }
+
     /// The decision from cache only (event-loop fast path); nil on a miss.
     public func cachedDecision(_ principal: Principal, _ permission: Permission, database: String?) -> Bool? {
         let key = PermissionKey(
@@ -113,34 +132,6 @@ extension AuthService {
             userID: principal.userID, database: database ?? "", permission: permission, keyID: keyID(principal))
         permissionCache.set(granted, for: key, stamp: stamp, now: monotonicNow())
         return granted
-    }
-
-    func decide(_ db: Database, _ principal: Principal, _ permission: Permission, database: String?) throws -> Bool {
-        if let mask = principal.keyPermissions, !mask.contains(where: { $0.implies(permission) }) { return false }
-        let held = try permissions(db, userID: principal.userID, database: database)
-        return held.contains { $0.implies(permission) }
-    }
-
-    /// Everything a user holds: global role permissions, role permissions scoped to `database`,
-    /// and ACL grants on `database` to the user or any of their groups.
-    /// One prepared statement (cached per connection): nothing for an inactive user.
-    func permissions(_ db: Database, userID: Int64, database: String?) throws -> Set<Permission> {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT rp.permission FROM users u
-                  JOIN user_roles ur ON ur.user_id = u.id
-                  JOIN role_permissions rp ON rp.role = ur.role
-                 WHERE u.id = ?1 AND u.active AND (rp.database = '' OR rp.database = ?2)
-                UNION ALL
-                SELECT a.permission FROM users u, acl_entries a
-                 WHERE u.id = ?1 AND u.active AND ?3 AND a.database = ?2 AND (
-                       (a.principal_type = 'user' AND a.principal = ?4) OR
-                       (a.principal_type = 'group'
-                        AND a.principal IN (SELECT group_name FROM group_members WHERE user_id = ?1)))
-                """)
-        let names = try String.fetchAll(
-            statement, arguments: [userID, database ?? "", database != nil, String(userID)])
-        return Set(names.compactMap(Permission.init(rawValue:)))
     }
 
     /// The permissions a user holds everywhere (for /v1/auth/me).

@@ -1,6 +1,14 @@
 import Foundation
 import GRDB
 
+/// A permission as held or conferred: on one database, or everywhere (`database` nil).
+struct Grant: Hashable {
+    let permission: Permission
+    let database: String?
+
+    var description: String { database.map { "\(permission.rawValue)@\($0)" } ?? permission.rawValue }
+}
+
 /// Least privilege for the administration routes: what a caller may confer, and on whom it may
 /// act, is bounded by what it holds itself.
 ///
@@ -13,15 +21,7 @@ import GRDB
 /// Checks run in the transaction that makes the change, so a concurrent grant or revocation
 /// cannot slip between them. A refusal is committed as a `privilege_refused` audit event and
 /// thrown as `AuthError.forbidden` (403).
-extension AuthService {
-    /// A permission as held or conferred: on one database, or everywhere (`database` nil).
-    struct Grant: Hashable {
-        let permission: Permission
-        let database: String?
-
-        var description: String { database.map { "\(permission.rawValue)@\($0)" } ?? permission.rawValue }
-    }
-
+extension AuthComponent {
     /// The grants a role carries.
     func grants(ofRole role: String, _ db: Database) throws -> [Grant] {
         try Row.fetchAll(db, sql: "SELECT permission, database FROM role_permissions WHERE role = ?", arguments: [role])

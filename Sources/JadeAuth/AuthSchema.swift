@@ -1,9 +1,12 @@
 import GRDB
+import JadeStore
 
-/// Schema of users, credentials, roles, groups and ACLs.
-enum AuthMigrations {
-    static func register(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v2_auth") { db in
+/// The auth module's tables, as forward-only migrations (the master applies the whole
+/// ``Schema`` before workers start).
+public enum AuthSchema {
+    /// Users, credentials, roles, groups and ACLs (v2); blocked addresses (v4).
+    public static let migrations: [Migration] = [
+        Migration("v2_auth", order: 2) { db in
             try db.execute(
                 sql: """
                     CREATE TABLE users (
@@ -95,6 +98,18 @@ enum AuthMigrations {
                         ('viewer', 'database:read');
                     INSERT INTO schema_meta (key, value) VALUES ('auth_epoch', '0');
                     """)
-        }
-    }
+        },
+        Migration("v4_ip_blocks", order: 4) { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ip_blocks (
+                        ip TEXT PRIMARY KEY NOT NULL,
+                        until REAL NOT NULL,
+                        reason TEXT NOT NULL,
+                        created_by TEXT NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    """)
+        },
+    ]
 }

@@ -1,4 +1,5 @@
 import GRDB
+import JadeStore
 
 /// Schema of the vector databases: the catalogue, one row per vector, and the tombstones that
 /// tell other processes which segment rows died since they last looked.
@@ -6,9 +7,9 @@ import GRDB
 /// The vector values themselves live in append-only segment files next to the SQLite database
 /// (see JadeVectors); `vector_databases.committed_rows` is the committed length of the current
 /// segment file, so bytes past it are never read.
-enum VectorMigrations {
-    static func register(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v3_vectors") { db in
+public enum VectorSchema {
+    public static let migrations: [Migration] = [
+        Migration("v3_vectors", order: 3) { db in
             try db.execute(
                 sql: """
                     CREATE TABLE vector_databases (
@@ -41,5 +42,5 @@ enum VectorMigrations {
                     CREATE INDEX vector_tombstones_version ON vector_tombstones(database_id, version);
                     """)
         }
-    }
+    ]
 }

@@ -2,86 +2,17 @@ import Foundation
 import GRDB
 import JadeCore
 
-extension AuthService {
-    func validateUsername(_ username: String) throws {
-        guard Names.check(username, extra: "_.@-") else {
-            throw AuthError.invalid("username must be 1 to 64 characters of letters, digits, '_', '.', '@' or '-'")
-        }
-    }
+/// The caller's own account: self-registration, password change and reset, two-factor
+/// enrolment, and API keys.
+public struct Accounts: AuthComponent, Sendable {
+    let core: AuthCore
 
-    func validateEmail(_ email: String?) throws {
-        guard let email else { return }
-        guard email.utf8.count <= 254, email.contains("@"), !email.hasPrefix("@"), !email.hasSuffix("@"),
-            !email.contains(" ")
-        else { throw AuthError.invalid("email is not a valid address") }
-    }
-
-    /// Creates a user with no role and no permission. `actor` is nil for self-registration.
-    public func createUser(
-        username: String, password: String, email: String?, roles: [String] = [], actor: Principal?, ip: String?
-    ) throws -> User {
-        try validateUsername(username)
-        try validateEmail(email)
-        if let reason = settings.policy.violation(password: password, username: username) {
-            throw AuthError.weakPassword("password \(reason)")
-        }
-        let hash = try hasher.hash(password)
-        let time = now
-        let roles = Set(roles).sorted()
-        if actor == nil && !roles.isEmpty { throw AuthError.forbidden("self-registration cannot assign roles") }
-        // The creator must hold everything the roles confer (see AuthService+Grants).
-        let check = { (db: Database) throws -> String? in
-            guard let actor else { return nil }
-            for role in roles {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM roles WHERE name = ?", arguments: [role]) == true else {
-                    throw AuthError.notFound("role \(role) does not exist")
-                }
-                if let refusal = try self.refusalToConfer(
-                    try self.grants(ofRole: role, db), what: "role \(role)", actor: actor, db)
-                {
-                    return refusal
-                }
-            }
-            return nil
-        }
-        return try boundedWrite(
-            actor: actor ?? .system(username), ip: ip, action: "create_user", target: username, check: check
-        ) { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE username = ?", arguments: [username]) == true {
-                throw AuthError.conflict("username is taken")
-            }
-            if let email, try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email = ?", arguments: [email]) == true
-            {
-                throw AuthError.conflict("email is taken")
-            }
-            try db.execute(
-                sql:
-                    "INSERT INTO users (username, email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [username, email, hash, time, time])
-            let id = db.lastInsertedRowID
-            for role in roles {
-                try db.execute(sql: "INSERT INTO user_roles (user_id, role) VALUES (?, ?)", arguments: [id, role])
-            }
-            try audit(
-                db, actor == nil ? "user_registered" : "user_created", actor: actor?.username ?? username, ip: ip,
-                target: username, outcome: "success",
-                details: roles.isEmpty ? nil : ["roles": .array(roles.map { .string($0) })])
-            return try loadUser(db, id: id)!
-        }
-    }
+    public init(core: AuthCore) { self.core = core }
 
     /// Self-registration (403 when disabled by configuration).
-    public func register(username: String, password: String, email: String?, ip: String?) throws -> User {
+    public func register(username: String, password: String, email: String?, ip: String?) throws -> Directory.User {
         guard settings.allowRegistration else { throw AuthError.registrationDisabled }
-        return try createUser(username: username, password: password, email: email, actor: nil, ip: ip)
-    }
-
-    /// Ends every outstanding password-reset token of a user whose password just changed: an
-    /// older reset link must not undo the new password.
-    func endResetTokens(_ db: Database, userID: Int64) throws {
-        try db.execute(
-            sql: "UPDATE password_reset_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
-            arguments: [now, userID])
+        return try makeUser(username: username, password: password, email: email, actor: nil, ip: ip)
     }
 
     /// Changes the caller's password and ends their other sessions and reset tokens.
@@ -293,5 +224,95 @@ extension AuthService {
                 db, "totp_disabled", actor: principal.username, ip: ip, target: principal.username, outcome: "success")
         }
         invalidate(user: principal.userID)
+    }
+
+    // MARK: API keys
+
+    /// A stored API key, without its secret.
+    public struct APIKey: Sendable {
+        public let id: Int64
+        public let name: String
+        public let prefix: String
+        public let permissions: [Permission]?
+        public let createdAt: TimeInterval
+        public let expiresAt: TimeInterval?
+        public let revoked: Bool
+        public let lastUsedAt: TimeInterval?
+    }
+
+    /// Creates a key for the caller; returns it with the secret, which is never shown again.
+    public func createAPIKey(
+        _ principal: Principal, name: String, expiresInDays: Int?, permissions: [Permission]?, ip: String?
+    ) throws -> (key: String, info: APIKey) {
+        guard Self.validName(name) else {
+            throw AuthError.invalid("name must be 1 to 64 letters, digits, spaces or '_.:-'")
+        }
+        if let days = expiresInDays, !(1...3650).contains(days) {
+            throw AuthError.invalid("expires_in_days must be from 1 to 3650")
+        }
+        if case .apiKey = principal.credential { throw AuthError.forbidden("API keys cannot create API keys") }
+        let key = Tokens.generate(.apiKey)
+        let prefix = String(key.prefix(12))
+        let time = now
+        let expiresAt = expiresInDays.map { time + TimeInterval($0) * 86_400 }
+        var permissionText: String?
+        if let permissions {
+            let names = Array(Set(permissions.map(\.rawValue))).sorted()
+            permissionText = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        }
+        let id = try pool.write { db -> Int64 in
+            try db.execute(
+                sql:
+                    "INSERT INTO api_keys (user_id, name, prefix, key_hash, permissions, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [principal.userID, name, prefix, Tokens.digest(key), permissionText, time, expiresAt])
+            let id = db.lastInsertedRowID
+            try audit(
+                db, "api_key_created", actor: principal.username, ip: ip, target: "\(id)", outcome: "success",
+                details: ["name": .string(name), "prefix": .string(prefix)])
+            return id
+        }
+        let info = APIKey(
+            id: id, name: name, prefix: prefix, permissions: permissions, createdAt: time, expiresAt: expiresAt,
+            revoked: false, lastUsedAt: nil)
+        return (key, info)
+    }
+
+    /// The caller's keys, without secrets.
+    public func listAPIKeys(userID: Int64) throws -> [APIKey] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE user_id = ? ORDER BY id", arguments: [userID]).map {
+                row in
+                var permissions: [Permission]?
+                if let text = row["permissions"] as String?, let data = text.data(using: .utf8),
+                    let names = try? JSONDecoder().decode([String].self, from: data)
+                {
+                    permissions = names.compactMap(Permission.init(rawValue:))
+                }
+                return APIKey(
+                    id: row["id"], name: row["name"], prefix: row["prefix"], permissions: permissions,
+                    createdAt: row["created_at"], expiresAt: row["expires_at"],
+                    revoked: (row["revoked_at"] as Double?) != nil,
+                    lastUsedAt: row["last_used_at"])
+            }
+        }
+    }
+
+    /// Revokes a key of the caller (or any key, for a users:manage caller).
+    public func revokeAPIKey(_ principal: Principal, id: Int64, mayManageUsers: Bool, ip: String?) throws {
+        let owner = try pool.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT user_id FROM api_keys WHERE id = ? AND revoked_at IS NULL", arguments: [id])
+        }
+        guard let owner, owner == principal.userID || mayManageUsers else {
+            throw AuthError.notFound("no such API key")
+        }
+        try boundedWrite(
+            actor: principal, ip: ip, action: "revoke_api_key", target: "\(id)",
+            check: { db in owner == principal.userID ? nil : try refusalToManage(owner, actor: principal, db) }
+        ) { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now, id])
+            try audit(db, "api_key_revoked", actor: principal.username, ip: ip, target: "\(id)", outcome: "success")
+        }
+        invalidate(user: owner)
     }
 }

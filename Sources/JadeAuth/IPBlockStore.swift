@@ -2,7 +2,13 @@ import Foundation
 import GRDB
 import JadeCore
 
-extension AuthService {
+/// Client addresses blocked by administrators or by the failed-login policy, in SQLite (every
+/// worker reads them when the shared block epoch moves).
+public struct IPBlockStore: AuthComponent, Sendable {
+    let core: AuthCore
+
+    public init(core: AuthCore) { self.core = core }
+
     /// A blocked client address.
     public struct IPBlock: Sendable, Equatable {
         public let ip: String

@@ -107,12 +107,20 @@ let package = Package(
             name: "JadeVectorsTests",
             dependencies: ["JadeVectors", "JadeStore", "JadeConfig", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "JadeConfigTests", dependencies: ["JadeConfig", "JadeCore"]),
+        .testTarget(name: "JadeSupervisorTests", dependencies: ["JadeSupervisor", "JadeConfig", "JadeCore"]),
+        .testTarget(
+            name: "JadeBackupTests",
+            dependencies: [
+                "JadeBackup", "JadeVectors", "JadeStore", "JadeConfig", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(name: "JadeCLITests", dependencies: ["JadeCLI", "JadeConfig"]),
         .testTarget(
             name: "JadeHTTPTests",
             dependencies: [
                 "JadeHTTP", "JadeTransport", "JadeShared", "JadeCore", "JadeConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"), "JadeAuth", "JadeStore",
             ]),
         .testTarget(

@@ -38,8 +38,6 @@ public final class Arbiter {
         }
     }
 
-    /// Consecutive boot failures of one slot that stop the server (or abandon a reload).
-    static let maxBootFailures = 5
     /// A heartbeat older than this is not fresh for the systemd watchdog.
     static let heartbeatFreshness: UInt64 = 3_000_000_000
     static let tick: Int = 100_000_000  // ns
@@ -60,9 +58,8 @@ public final class Arbiter {
     private var workers: [pid_t: Worker] = [:]
     private var generation: UInt32 = 1
     private var configFDs: [UInt32: Int32] = [:]
-    private var bootFailures: [Int: Int] = [:]
+    private var restarts = RestartPolicy()
     private var respawnAt: [Int: UInt64] = [:]
-    private var recentCrashes: [Int: Int] = [:]
     private var announcedReady = false
     private var reloadingGeneration: UInt32?
     private var reloadPending = false
@@ -308,24 +305,23 @@ public final class Arbiter {
             if wasReady {
                 // A worker that served and died: restart it, backing off if it keeps dying soon
                 // after its start.
-                let shortLived = now - (worker.readyAt ?? worker.spawnedAt) < 10_000_000_000
-                let crashes = shortLived ? (recentCrashes[worker.slot] ?? 0) + 1 : 0
-                recentCrashes[worker.slot] = crashes
+                let decision = restarts.servingWorkerDied(
+                    slot: worker.slot, servedNanoseconds: now &- (worker.readyAt ?? worker.spawnedAt))
                 logger.error(
                     "worker died; restarting",
                     metadata: ["worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)"])
                 segment.header.noteWorkerRestart()
-                respawnAt[worker.slot] = now + min(50_000_000 << UInt64(min(crashes, 8)), 10_000_000_000)
+                if case .restart(let delay) = decision { respawnAt[worker.slot] = now + delay }
                 continue
             }
-            let failures = (bootFailures[worker.slot] ?? 0) + 1
-            bootFailures[worker.slot] = failures
+            let decision = restarts.bootFailed(slot: worker.slot)
+            let failures = restarts.bootFailures(slot: worker.slot)
             logger.error(
                 "worker failed at boot",
                 metadata: [
                     "worker_pid": "\(pid)", "slot": "\(worker.slot)", "status": "\(how)", "failures": "\(failures)",
                 ])
-            if failures >= Self.maxBootFailures {
+            guard case .restart(let delay) = decision else {
                 if reloadingGeneration == generation {
                     abandonReload(reason: "workers of the new configuration failed to start (\(how))")
                 } else {
@@ -339,7 +335,7 @@ public final class Arbiter {
                 continue
             }
             segment.header.noteWorkerRestart()
-            respawnAt[worker.slot] = now + min(100_000_000 << UInt64(failures), 10_000_000_000)
+            respawnAt[worker.slot] = now + delay
         }
     }
 
@@ -363,7 +359,7 @@ public final class Arbiter {
             switch worker.record.state {
             case .ready where worker.readyAt == nil:
                 worker.readyAt = now
-                bootFailures[worker.slot] = 0
+                restarts.workerReady(slot: worker.slot)
             case .ready:
                 let age = now &- worker.record.heartbeatNanoseconds
                 if age > hungAfter && !worker.retiring {
@@ -480,7 +476,7 @@ public final class Arbiter {
         next.logging.apply()
         generation += 1
         configFDs[generation] = fd
-        bootFailures = [:]
+        restarts.newGeneration()
         respawnAt = [:]
         reloadingGeneration = generation
         segment.header.configuredWorkers = UInt32(next.server.effectiveWorkers)
@@ -511,7 +507,7 @@ public final class Arbiter {
         if let fd = configFDs.removeValue(forKey: failed) { close(fd) }
         generation -= 1
         reloadingGeneration = nil
-        bootFailures = [:]
+        restarts.newGeneration()
         segment.header.currentGeneration = generation
         if let resolved = configFDs[generation].flatMap({ Self.readConfig(fd: $0) }) {
             config = JadeConfiguration(resolved)

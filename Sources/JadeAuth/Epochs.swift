@@ -2,6 +2,7 @@ import CJadeShm
 import Foundation
 import JadeCore
 import JadeShared
+import Synchronization
 
 /// Permission epochs: counters that every change to grants or credentials bumps, so a cached
 /// decision stamped with an older value is a miss. In the server they live in shared memory
@@ -43,14 +44,11 @@ public final class SharedEpochs: EpochSource, @unchecked Sendable {
 }
 
 /// Epochs private to one process (tests, command-line tools).
-// @unchecked Sendable: the epochs are behind a lock.
-public final class LocalEpochs: EpochSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var global: UInt64 = 0
-    private var users: [Int64: UInt64] = [:]
+public final class LocalEpochs: EpochSource, Sendable {
+    private let epochs = Mutex<(global: UInt64, users: [Int64: UInt64])>((0, [:]))
     public init() {}
-    public func globalEpoch() -> UInt64 { lock.withLock { global } }
-    public func userEpoch(_ userID: Int64) -> UInt64 { lock.withLock { users[userID] ?? 0 } }
-    public func bumpGlobal() { lock.withLock { global += 1 } }
-    public func bumpUser(_ userID: Int64) { lock.withLock { users[userID, default: 0] += 1 } }
+    public func globalEpoch() -> UInt64 { epochs.withLock { $0.global } }
+    public func userEpoch(_ userID: Int64) -> UInt64 { epochs.withLock { $0.users[userID] ?? 0 } }
+    public func bumpGlobal() { epochs.withLock { $0.global += 1 } }
+    public func bumpUser(_ userID: Int64) { epochs.withLock { $0.users[userID, default: 0] += 1 } }
 }

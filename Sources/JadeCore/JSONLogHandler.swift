@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -7,8 +8,7 @@ import Logging
 
 /// Where log lines go. One shared sink per process; `reopen()` (on SIGUSR1) reopens a log file
 /// after rotation.
-// @unchecked Sendable: the descriptor is swapped and written under `lock`.
-public final class LogSink: @unchecked Sendable {
+public final class LogSink: Sendable {
     /// The destination of the sink.
     public enum Destination: Sendable, Equatable {
         case standardError
@@ -16,8 +16,8 @@ public final class LogSink: @unchecked Sendable {
         case file(String)
     }
 
-    private let lock = NSLock()
-    private var fd: Int32
+    /// The descriptor, swapped by `reopen` and held while a line is written.
+    private let fd: Mutex<Int32>
     private let destination: Destination
 
     /// Opens the destination. A file that cannot be opened falls back to standard error, with a
@@ -25,11 +25,11 @@ public final class LogSink: @unchecked Sendable {
     public init(_ destination: Destination) {
         self.destination = destination
         switch destination {
-        case .standardError: fd = 2
-        case .standardOutput: fd = 1
+        case .standardError: fd = Mutex(2)
+        case .standardOutput: fd = Mutex(1)
         case .file(let path):
             let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-            fd = opened >= 0 ? opened : 2
+            fd = Mutex(opened >= 0 ? opened : 2)
         }
     }
 
@@ -38,10 +38,10 @@ public final class LogSink: @unchecked Sendable {
         guard case .file(let path) = destination else { return }
         let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard opened >= 0 else { return }
-        lock.lock()
-        let old = fd
-        fd = opened
-        lock.unlock()
+        let old = fd.withLock { fd in
+            defer { fd = opened }
+            return fd
+        }
         if old > 2 { close(old) }
     }
 
@@ -50,8 +50,12 @@ public final class LogSink: @unchecked Sendable {
     public func write(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        lock.lock()
-        defer { lock.unlock() }
+        fd.withLock { fd in
+            Self.writeAll(bytes, to: fd)
+        }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

@@ -108,6 +108,7 @@ public struct MiddlewareChain: Sendable {
             return .now(response)
         case .later(let future):
             let finished = request
+            let end = index
             let promise = request.eventLoop.makePromise(of: HTTPResponse.self)
             future.whenComplete { outcome in
                 var response: HTTPResponse
@@ -115,7 +116,7 @@ public struct MiddlewareChain: Sendable {
                 case .success(let r): response = r
                 case .failure(let error): response = failed(finished, error)
                 }
-                outbound(&response, finished, route, from: index, downTo: bottom)
+                outbound(&response, finished, route, from: end, downTo: bottom)
                 promise.succeed(response)
             }
             return .later(promise.futureResult)

@@ -2,6 +2,7 @@ import CJadeShm
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// `database.query_timeout_seconds`: a statement that runs longer is interrupted.
 ///
@@ -15,18 +16,21 @@ public enum QueryDeadline {
     /// The deadline of one connection, read by the progress handler on the thread running the
     /// connection's statement (the same thread that set it: GRDB runs one statement at a time
     /// per connection).
-    final class Slot {
+    // @unchecked Sendable: `deadline` is read and written only on the thread running the
+    // connection's statement; the slot itself only passes through the `slots` mutex.
+    final class Slot: @unchecked Sendable {
         var deadline: UInt64 = 0
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var slots: [OpaquePointer: Slot] = [:]
+    /// Each open connection's slot, by SQLite handle.
+    private static let slots = Mutex<[UInt: Slot]>([:])
 
     /// Installs the progress handler on a new connection (`Configuration.prepareDatabase`).
     static func install(_ db: Database) {
         guard let handle = db.sqliteConnection else { return }
         let slot = Slot()
-        lock.withLock { slots[handle] = slot }
+        let key = UInt(bitPattern: handle)
+        slots.withLock { $0[key] = slot }
         let context = Unmanaged.passRetained(slot).toOpaque()
         sqlite3_progress_handler(
             handle, 1000,
@@ -40,7 +44,8 @@ public enum QueryDeadline {
     /// Runs `body` with statements on `db` interrupted past `timeout` nanoseconds from now
     /// (0: no limit).
     static func run<T>(_ db: Database, timeout: UInt64, _ body: (Database) throws -> T) throws -> T {
-        guard timeout > 0, let handle = db.sqliteConnection, let slot = lock.withLock({ slots[handle] }) else {
+        guard timeout > 0, let handle = db.sqliteConnection, let slot = slots.withLock({ $0[UInt(bitPattern: handle)] })
+        else {
             return try body(db)
         }
         let outer = slot.deadline

@@ -2,6 +2,7 @@ import CJadeShm
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// Retry and breaker settings (config `database.max_retries`, `database.retry_base_delay_ms`).
 public struct RetrySettings: Sendable {
@@ -27,7 +28,7 @@ public struct RetrySettings: Sendable {
 /// reads or for writes; while a breaker is open, calls fail fast. Failures that the caller
 /// cannot fix surface as `StoreUnavailable` (503 with Retry-After); constraint errors and the
 /// caller's own errors pass through unchanged.
-// @unchecked Sendable: pool swapped under `poolLock`, counters under `counters`; callbacks set before use.
+// @unchecked Sendable: pool and counters behind mutexes; the callbacks and `queryTimeout` set before use.
 public final class ResilientPool: @unchecked Sendable {
     public enum Mode: String, Sendable {
         case read, write
@@ -35,12 +36,11 @@ public final class ResilientPool: @unchecked Sendable {
 
     /// The GRDB pool itself (migrations, backups): the current one, which a reconnection
     /// replaces.
-    public var raw: DatabasePool { poolLock.withLock { current } }
-    private let poolLock = NSLock()
-    private var current: DatabasePool
+    public var raw: DatabasePool { connection.withLock { $0.pool } }
+    /// The pool and when this process last replaced it.
+    private let connection: Mutex<(pool: DatabasePool, lastReconnect: UInt64)>
     /// Opens a fresh pool on the same file (reconnection); nil: never reconnect.
     private let opener: (() throws -> DatabasePool)?
-    private var lastReconnect: UInt64 = 0
     /// At most one reconnection per process per interval, however many calls fail.
     static let reconnectInterval: UInt64 = 1_000_000_000
     public let reads: CircuitBreaker
@@ -51,9 +51,7 @@ public final class ResilientPool: @unchecked Sendable {
     public var onRetry: (@Sendable () -> Void)?
     /// Called when this process moves a breaker to a new state (metrics): breaker name, state.
     public var onTransition: (@Sendable (String, CircuitBreaker.State) -> Void)?
-    private let counters = NSLock()
-    private var _retries: UInt64 = 0
-    private var _failures: UInt64 = 0
+    private let counters = Mutex<(retries: UInt64, failures: UInt64)>((0, 0))
 
     /// `opener` reopens the database after a connection-level failure (a file that was
     /// read-only or unreachable when the connections were opened stays so for them).
@@ -61,7 +59,7 @@ public final class ResilientPool: @unchecked Sendable {
         raw: DatabasePool, reads: CircuitBreaker, writes: CircuitBreaker, retry: RetrySettings,
         opener: (() throws -> DatabasePool)? = nil
     ) {
-        self.current = raw
+        self.connection = Mutex((raw, 0))
         self.opener = opener
         self.reads = reads
         self.writes = writes
@@ -69,7 +67,7 @@ public final class ResilientPool: @unchecked Sendable {
     }
 
     /// Retries and hard failures seen by this process.
-    public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { (_retries, _failures) } }
+    public var statistics: (retries: UInt64, failures: UInt64) { counters.withLock { $0 } }
 
     /// `database.query_timeout_seconds` in nanoseconds (0: none): statements of `read`,
     /// `unsafeRead` and `write` that run longer are interrupted (``QueryDeadline``).
@@ -100,18 +98,20 @@ public final class ResilientPool: @unchecked Sendable {
     /// read-only (or unreachable) stays so, whatever happens to the file later.
     private func reconnect(after kind: StoreFailureKind) -> Bool {
         guard let opener else { return false }
-        poolLock.lock()
-        defer { poolLock.unlock() }
-        let now = jade_monotonic_ns()
-        guard lastReconnect == 0 || now &- lastReconnect >= Self.reconnectInterval else { return false }
-        lastReconnect = now
-        do {
-            current = try opener()
-            logger.notice("database reopened after a connection-level failure", metadata: ["kind": "\(kind)"])
-            return true
-        } catch {
-            logger.error("cannot reopen the database", metadata: ["kind": "\(kind)", "error": "\(error)"])
-            return false
+        return connection.withLock { connection in
+            let now = jade_monotonic_ns()
+            guard connection.lastReconnect == 0 || now &- connection.lastReconnect >= Self.reconnectInterval else {
+                return false
+            }
+            connection.lastReconnect = now
+            do {
+                connection.pool = try opener()
+                logger.notice("database reopened after a connection-level failure", metadata: ["kind": "\(kind)"])
+                return true
+            } catch {
+                logger.error("cannot reopen the database", metadata: ["kind": "\(kind)", "error": "\(error)"])
+                return false
+            }
         }
     }
 
@@ -157,7 +157,7 @@ public final class ResilientPool: @unchecked Sendable {
                     if attempt < retry.maxRetries {
                         if started == nil { started = Date() }
                         let delay = retry.delay(attempt: attempt)
-                        counters.withLock { _retries &+= 1 }
+                        counters.withLock { $0.retries &+= 1 }
                         onRetry?()
                         logger.warning(
                             "database busy; retrying",
@@ -203,7 +203,7 @@ public final class ResilientPool: @unchecked Sendable {
                         reconnected = true
                         continue
                     }
-                    counters.withLock { _failures &+= 1 }
+                    counters.withLock { $0.failures &+= 1 }
                     let change = breaker.record(failed: true, probe: probe, kind: kind)
                     logger.error(
                         "database failure",

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -22,8 +23,7 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     public let transport: HTTPTransport
     private let listenFD: Int32
     private let wakeFD: Int32
-    private let stopLock = NSLock()
-    private var stopRequested = false
+    private let stopRequested = Atomic<Bool>(false)
     private var acceptor: Thread?
     private let acceptorDone = DispatchSemaphore(value: 0)
     private var bootstrap: ClientBootstrap!
@@ -69,7 +69,7 @@ public final class WorkerHTTPServer: @unchecked Sendable {
         thread.start()
     }
 
-    private var shouldStop: Bool { stopLock.withLock { stopRequested } }
+    private var shouldStop: Bool { stopRequested.load(ordering: .acquiring) }
 
     private func acceptLoop() {
         var fds = [
@@ -137,7 +137,7 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     /// connections clients completed before the stop). Completes when every connection closed
     /// or at `deadline`, when the rest are closed.
     public func drain(_ mode: DrainMode, deadline: TimeAmount) -> EventLoopFuture<Void> {
-        stopLock.withLock { stopRequested = true }
+        stopRequested.store(true, ordering: .releasing)
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
         if acceptor != nil { acceptorDone.wait() }

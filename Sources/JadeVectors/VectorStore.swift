@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import JadeStore
+import Synchronization
 
 /// Vector databases: the catalogue and metadata in SQLite, the values in append-only segment
 /// files under `directory` that every worker process maps (MAP_SHARED, read-only).
@@ -10,16 +11,20 @@ import JadeStore
 /// that records their length commits. A search first checks the database's `version` in SQLite
 /// and brings this process's snapshot up to date, so it sees every write acknowledged before it
 /// started, on any worker. Thread-safe.
-// @unchecked Sendable: state behind `lock` and per-entry locks; `changeEpoch` and `queryCache` set before serving.
+// @unchecked Sendable: caches behind mutexes; `changeEpoch` and `queryCache` set before serving.
 public final class VectorStore: @unchecked Sendable {
     public let store: Store
     /// `<data_dir>/vectors`
     public let directory: String
     public let compactionPolicy: CompactionPolicy
 
-    /// One per database this process has searched; guarded by `lock`.
-    private var entries: [String: CacheEntry] = [:]
-    private let lock = NSLock()
+    /// What this process keeps of the catalogue: an entry per database it has searched, and
+    /// `database(named:)` answers by name with the epoch read before the query that found them.
+    struct Cached {
+        var entries: [String: CacheEntry] = [:]
+        var info: [String: (epoch: UInt64, info: VectorDatabaseInfo)] = [:]
+    }
+    private let cached = Mutex(Cached())
 
     /// A counter shared by every process using the store (the worker's shared-memory segment),
     /// bumped after each write transaction: catalogue answers cached at one value are current
@@ -39,16 +44,15 @@ public final class VectorStore: @unchecked Sendable {
 
     /// The shared epoch when the query cache is on (read it before computing what it guards).
     var cacheEpoch: UInt64? { queryCache == nil ? nil : changeEpoch?.current() }
-    /// `database(named:)` answers by name, with the epoch read before the query that found them.
-    private var infoCache: [String: (epoch: UInt64, info: VectorDatabaseInfo)] = [:]
 
-    /// The latest snapshot of one database; `lock` serializes its refreshes.
-    // @unchecked Sendable: fields guarded by its `lock`.
-    final class CacheEntry: @unchecked Sendable {
-        let lock = NSLock()
-        var snapshot: DatabaseSnapshot?
-        /// The change epoch at which `snapshot` was last found current (query cache on).
-        var currentAt: UInt64?
+    /// The latest snapshot of one database; its mutex serializes the refreshes.
+    final class CacheEntry: Sendable {
+        struct State {
+            var snapshot: DatabaseSnapshot?
+            /// The change epoch at which `snapshot` was last found current (query cache on).
+            var currentAt: UInt64?
+        }
+        let state = Mutex(State())
     }
 
     /// Opens the store on `directory` (created if missing) and removes segment files left over
@@ -102,9 +106,9 @@ public final class VectorStore: @unchecked Sendable {
         let epoch = cacheEpoch
         let info = try readOneStatement { db in try CatalogueRow.fetch(db, name: name)?.info }
         if let epoch, let info {
-            lock.withLock {
-                if infoCache.count >= 10_000 { infoCache.removeAll(keepingCapacity: true) }
-                infoCache[name] = (epoch, info)
+            cached.withLock { cached in
+                if cached.info.count >= 10_000 { cached.info.removeAll(keepingCapacity: true) }
+                cached.info[name] = (epoch, info)
             }
         }
         return info
@@ -114,8 +118,8 @@ public final class VectorStore: @unchecked Sendable {
     /// was read (any worker's write moves the shared epoch); nil: ask `database(named:)`.
     public func cachedDatabase(named name: String) -> VectorDatabaseInfo? {
         guard let epoch = cacheEpoch else { return nil }
-        return lock.withLock {
-            guard let entry = infoCache[name], entry.epoch == epoch else { return nil }
+        return cached.withLock { cached in
+            guard let entry = cached.info[name], entry.epoch == epoch else { return nil }
             return entry.info
         }
     }
@@ -129,7 +133,7 @@ public final class VectorStore: @unchecked Sendable {
             try db.execute(sql: "DELETE FROM vector_databases WHERE id = ?", arguments: [cat.id])
             return cat.id
         }
-        lock.withLock { _ = entries.removeValue(forKey: name) }
+        cached.withLock { _ = $0.entries.removeValue(forKey: name) }
         // Searches in progress keep their mappings of the unlinked files.
         for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             if let parsed = SegmentFile.parse(fileName: file), parsed.databaseID == id {
@@ -143,9 +147,10 @@ public final class VectorStore: @unchecked Sendable {
     public func stats() throws -> VectorStoreStats {
         let rows = try read { db in try CatalogueRow.fetchAll(db) }
         dropCachedDatabases(except: rows)
-        // Lock order: an entry's lock may be held while taking `lock`, never the reverse.
-        let cached = lock.withLock { Array(entries.values) }
-        let mapped = cached.reduce(0) { sum, entry in sum + entry.lock.withLock { entry.snapshot?.mapping?.length ?? 0 }
+        // Lock order: an entry's mutex may be held while taking `cached`, never the reverse.
+        let entries = cached.withLock { Array($0.entries.values) }
+        let mapped = entries.reduce(0) { sum, entry in
+            sum + entry.state.withLock { $0.snapshot?.mapping?.length ?? 0 }
         }
         return VectorStoreStats(
             databases: rows.count, vectors: rows.reduce(0) { $0 + $1.liveCount }, mappedBytes: mapped)
@@ -183,14 +188,19 @@ public final class VectorStore: @unchecked Sendable {
         guard (try? VectorValidation.checkName(name)) != nil else {
             throw VectorStoreError.notFound("database \(name)")
         }
-        let entry = lock.withLock {
-            if let entry = entries[name] { return entry }
+        let entry = cached.withLock { cached in
+            if let entry = cached.entries[name] { return entry }
             let entry = CacheEntry()
-            entries[name] = entry
+            cached.entries[name] = entry
             return entry
         }
-        entry.lock.lock()
-        defer { entry.lock.unlock() }
+        return try entry.state.withLock { state in try refresh(&state, entry, name: name) }
+    }
+
+    /// Brings `state` (the entry's, held) up to the database's latest committed version.
+    private func refresh(_ entry: inout CacheEntry.State, _ owner: CacheEntry, name: String) throws
+        -> DatabaseSnapshot
+    {
         // Fastest path (query cache on): nothing was written anywhere since it was found current.
         let epoch = cacheEpoch
         if let cached = entry.snapshot, let epoch, entry.currentAt == epoch { return cached }
@@ -209,8 +219,8 @@ public final class VectorStore: @unchecked Sendable {
                 return old!
             case .missing:
                 entry.snapshot = nil
-                lock.withLock {
-                    if entries[name] === entry { entries.removeValue(forKey: name) }
+                cached.withLock { cached in
+                    if cached.entries[name] === owner { cached.entries.removeValue(forKey: name) }
                 }
                 throw VectorStoreError.notFound("database \(name)")
             case .updated(var next, let needsMapping):
@@ -255,12 +265,12 @@ public final class VectorStore: @unchecked Sendable {
     /// Forgets cached snapshots (and their mappings) of databases that no longer exist.
     private func dropCachedDatabases(except rows: [CatalogueRow]) {
         let ids = Dictionary(rows.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
-        let cached = lock.withLock { Array(entries) }
-        for (name, entry) in cached {
-            let cachedID = entry.lock.withLock { entry.snapshot?.databaseID }
+        let entries = cached.withLock { Array($0.entries) }
+        for (name, entry) in entries {
+            let cachedID = entry.state.withLock { $0.snapshot?.databaseID }
             if let cachedID, ids[name] != cachedID {
-                lock.withLock {
-                    if entries[name] === entry { entries.removeValue(forKey: name) }
+                cached.withLock { cached in
+                    if cached.entries[name] === entry { cached.entries.removeValue(forKey: name) }
                 }
             }
         }

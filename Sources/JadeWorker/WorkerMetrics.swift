@@ -7,6 +7,7 @@ import JadeStore
 import JadeTransport
 import JadeVectors
 import Logging
+import Synchronization
 
 /// The worker's metrics: the HTTP layer's series, database statement series, and the families
 /// computed at scrape time. How each aggregates:
@@ -211,12 +212,11 @@ final class WorkerMetrics: @unchecked Sendable {
 }
 
 /// The SQLite gauges, read once per scrape (one read transaction for all three).
-// @unchecked Sendable: the cached value is behind a lock.
-final class ScrapeCache: @unchecked Sendable {
+final class ScrapeCache: Sendable {
     let auth: AuthServices
     let dbConnectionErrors: MetricCounter
-    private var cached: (at: UInt64, value: (users: Int, activeSessions: Int, lockedAccounts: Int))?
-    private let lock = NSLock()
+    /// The last reading and when it was taken (held while reading, so one scrape reads).
+    private let cached = Mutex<(at: UInt64, value: (users: Int, activeSessions: Int, lockedAccounts: Int))?>(nil)
 
     init(auth: AuthServices, dbConnectionErrors: MetricCounter) {
         self.auth = auth
@@ -224,7 +224,7 @@ final class ScrapeCache: @unchecked Sendable {
     }
 
     func current() -> (users: Int, activeSessions: Int, lockedAccounts: Int)? {
-        lock.withLock {
+        cached.withLock { cached in
             let now = monotonicNanoseconds()
             if let cached, now &- cached.at < 1_000_000_000 { return cached.value }
             do {

@@ -126,7 +126,7 @@ final class StubResponder: HTTPResponder, @unchecked Sendable {
     @Test func aBodyOverTheLimitIsRefusedBeforeTheResponderSeesIt() throws {
         let responder = StubResponder()
         let channel = try channel(responder, limits: HTTPLimits(maxRequestBodyBytes: 10))
-        try? channel.writeInbound(
+        _ = try? channel.writeInbound(
             ByteBuffer(string: "POST /hello/x HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890"))
         channel.embeddedEventLoop.run()
         let text = try written(channel)
@@ -157,7 +157,7 @@ final class StubResponder: HTTPResponder, @unchecked Sendable {
     /// answered, then the protocol error, then the connection closes.
     @Test func aRequestAlreadyReadIsAnsweredBeforeAProtocolError() throws {
         let channel = try channel()
-        try? channel.writeInbound(
+        _ = try? channel.writeInbound(
             ByteBuffer(string: "GET /hello/ada HTTP/1.1\r\nHost: x\r\n\r\nFOO / HTTP/9.9\r\n\r\n"))
         channel.embeddedEventLoop.run()
         let text = try written(channel)

@@ -12,7 +12,7 @@ import Synchronization
 /// limits, connection counts per client address, failed-login counting per address, and the
 /// IP block list (kept in SQLite, cached per worker and reloaded when the shared blocks epoch
 /// moves).
-// @unchecked Sendable: block list behind `lock`; buckets in shared memory (C atomics); `metrics` set before serving.
+// @unchecked Sendable: block list behind a mutex; buckets in shared memory (C atomics); `metrics` set before serving.
 public final class RequestGuard: @unchecked Sendable {
     /// The configured limits (`rate_limits.<name>`): one list, in JadeConfig.
     public typealias Limit = RateLimitName
@@ -36,9 +36,15 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// Where decisions are counted (set before serving).
     public var metrics: HTTPMetrics?
-    private let lock = NSLock()
-    private var blocksEpoch: UInt64 = .max
-    private var blocked: [IPAddress: TimeInterval] = [:]
+    /// The cached block list: the shared epoch it was read at, the addresses and their
+    /// expiries, and the callers waiting for the read in progress.
+    struct BlockList {
+        var epoch: UInt64 = .max
+        var blocked: [IPAddress: TimeInterval] = [:]
+        var refreshing = false
+        var waiting: [@Sendable (Bool) -> Void] = []
+    }
+    private let blockList = Mutex(BlockList())
 
     public init(config: JadeConfiguration, segment: SharedSegment, ipBlocks: IPBlockStore, logger: Logger) {
         self.segment = segment
@@ -212,11 +218,11 @@ public final class RequestGuard: @unchecked Sendable {
     public func whenBlockListCurrent(_ done: @escaping @Sendable (Bool) -> Void) {
         enum Next { case current, wait, refresh }
         let epoch = segment.header.blocksEpoch
-        let next: Next = lock.withLock {
-            if epoch == blocksEpoch { return .current }
-            waiting.append(done)
-            if refreshing { return .wait }
-            refreshing = true
+        let next: Next = blockList.withLock { list in
+            if epoch == list.epoch { return .current }
+            list.waiting.append(done)
+            if list.refreshing { return .wait }
+            list.refreshing = true
             return .refresh
         }
         switch next {
@@ -239,21 +245,17 @@ public final class RequestGuard: @unchecked Sendable {
     public func blockState(_ client: IPAddress?) -> BlockState {
         guard ipBlocking else { return .clear }
         let epoch = segment.header.blocksEpoch
-        lock.lock()
-        if epoch != blocksEpoch {
-            lock.unlock()
-            return .stale
+        let found: TimeInterval?? = blockList.withLock { list in
+            guard epoch == list.epoch else { return nil }
+            // Nearly always nothing is blocked: skip hashing the address.
+            return .some(list.blocked.isEmpty ? nil : client.flatMap { list.blocked[$0] })
         }
-        // Nearly always nothing is blocked: skip hashing the address.
-        let until = blocked.isEmpty ? nil : client.flatMap { blocked[$0] }
-        lock.unlock()
-        guard let until, let client, !isAllowlisted(client) else { return .clear }
+        guard let found else { return .stale }
+        guard let until = found, let client, !isAllowlisted(client) else { return .clear }
         let left = until - Date().timeIntervalSince1970
         return left > 0 ? .blocked(left) : .clear
     }
 
-    private var refreshing = false
-    private var waiting: [@Sendable (Bool) -> Void] = []
     private let refreshQueue = DispatchQueue(label: "jadevectordb.blocklist")
 
     /// Reads the block list from SQLite (blocking: call it before serving, or off the event
@@ -271,14 +273,14 @@ public final class RequestGuard: @unchecked Sendable {
         } catch {
             logger.error("cannot load the IP block list", metadata: ["error": "\(error)"])
         }
-        let answered: [@Sendable (Bool) -> Void] = lock.withLock {
+        let answered: [@Sendable (Bool) -> Void] = blockList.withLock { list in
             if let fresh {
-                blocked = fresh
-                blocksEpoch = epoch
+                list.blocked = fresh
+                list.epoch = epoch
             }
-            refreshing = false
-            defer { waiting.removeAll() }
-            return waiting
+            list.refreshing = false
+            defer { list.waiting.removeAll() }
+            return list.waiting
         }
         for done in answered { done(fresh != nil) }
     }

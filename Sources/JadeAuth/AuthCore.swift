@@ -10,8 +10,7 @@ import Logging
 /// (``Authenticator``, ``Authorizer``, ``Accounts``, ``Directory``, ``AuditTrail``,
 /// ``IPBlockStore``) holds one and owns its own state (its caches) beside it. Every method that
 /// touches the database blocks: call it off the event loop.
-// @unchecked Sendable: immutable after init but `lockouts`, a metric counter set before serving.
-public final class AuthCore: @unchecked Sendable {
+public final class AuthCore: Sendable {
     public let pool: ResilientPool
     public let hasher: PasswordHasher
     public let epochs: EpochSource
@@ -19,11 +18,14 @@ public final class AuthCore: @unchecked Sendable {
     let logger: Logger
     let secretBox: SecretBox
     /// Counts accounts locked by the failed-login policy
-    /// (`jadevectordb_locked_accounts_total`); set before serving.
-    public var lockouts: MetricCounter?
+    /// (`jadevectordb_locked_accounts_total`).
+    public let lockouts: MetricCounter?
 
-    public init(pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger) {
+    public init(
+        pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger, lockouts: MetricCounter? = nil
+    ) {
         self.pool = pool
+        self.lockouts = lockouts
         self.settings = settings
         self.epochs = epochs
         self.logger = logger

@@ -19,8 +19,11 @@ public struct AuthServices: Sendable {
     /// Blocked client addresses.
     public let ipBlocks: IPBlockStore
 
-    public init(pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger) {
-        let core = AuthCore(pool: pool, settings: settings, epochs: epochs, logger: logger)
+    /// `lockouts` counts the accounts the failed-login policy locks (metrics).
+    public init(
+        pool: ResilientPool, settings: AuthSettings, epochs: EpochSource, logger: Logger, lockouts: MetricCounter? = nil
+    ) {
+        let core = AuthCore(pool: pool, settings: settings, epochs: epochs, logger: logger, lockouts: lockouts)
         self.core = core
         authenticator = Authenticator(core: core)
         authorizer = Authorizer(core: core)

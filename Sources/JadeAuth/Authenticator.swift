@@ -5,8 +5,7 @@ import JadeCore
 /// Verifies credentials: logs in (password, then TOTP), verifies session tokens and API keys
 /// (from its cache on the event loop, from SQLite otherwise) and logs out. The credential
 /// cache keeps a principal no longer than its credential is valid, and never past an epoch bump.
-// @unchecked Sendable: immutable; the cache is thread-safe.
-public final class Authenticator: AuthComponent, @unchecked Sendable {
+public final class Authenticator: AuthComponent, Sendable {
     let core: AuthCore
     let credentialCache: LRUCache<TokenDigest, Principal>
 

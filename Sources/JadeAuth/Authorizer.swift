@@ -93,8 +93,7 @@ extension Permission {
 /// Decides whether a principal holds a permission (globally or on one database): from its
 /// cache on the event loop, from SQLite otherwise. A decision is cached under the epochs read
 /// before its query, so a grant revoked meanwhile is never served from the cache.
-// @unchecked Sendable: immutable; the cache is thread-safe.
-public final class Authorizer: AuthComponent, @unchecked Sendable {
+public final class Authorizer: AuthComponent, Sendable {
     let core: AuthCore
     let permissionCache: LRUCache<PermissionKey, Bool>
 

@@ -16,7 +16,7 @@ import NIOPosix
 /// → handler.
 ///
 /// Lives on the worker's event loop, like the transport.
-// @unchecked Sendable: confined to the worker's single event loop; `fastHealth` set before serving.
+// @unchecked Sendable: confined to the worker's single event loop (an NIO handler's responder).
 public final class Application: HTTPResponder, @unchecked Sendable {
     public let router: Router
     public let chain: MiddlewareChain
@@ -26,14 +26,16 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     public let requestGuard: RequestGuard?
     let accessLog: Bool
 
-    /// Writes the `GET /health` JSON body for the transport's fast path (set by the worker on
-    /// its main server; nil: every request is routed).
-    public var fastHealth: (@Sendable (inout ByteBuffer) -> Void)?
+    /// Writes the `GET /health` JSON body for the transport's fast path (the worker's main
+    /// server; nil: every request is routed).
+    public let fastHealth: (@Sendable (inout ByteBuffer) -> Void)?
 
     public init(
         router: Router, logger: Logger, accessLog: Bool, maxResponseBytes: Int = 8 << 20, gate: Gatekeeper? = nil,
-        threadPool: NIOThreadPool? = nil, requestGuard: RequestGuard? = nil
+        threadPool: NIOThreadPool? = nil, requestGuard: RequestGuard? = nil,
+        fastHealth: (@Sendable (inout ByteBuffer) -> Void)? = nil
     ) {
+        self.fastHealth = fastHealth
         self.router = router
         self.threadPool = threadPool
         self.requestGuard = requestGuard

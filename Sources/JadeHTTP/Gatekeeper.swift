@@ -6,8 +6,7 @@ import NIOPosix
 
 /// Verifies the caller and the route's permission. Cache hits are decided on the event loop;
 /// misses go to the thread pool (SQLite) and come back as a future.
-// @unchecked Sendable: immutable or thread-safe members; `metrics` set before serving.
-public final class Gatekeeper: @unchecked Sendable {
+public final class Gatekeeper: Sendable {
     public enum Decision {
         /// Admitted; the rate-limit decision (RateLimit-* headers) goes on the response.
         case allowed(Principal, RateLimitDecision?)
@@ -19,13 +18,14 @@ public final class Gatekeeper: @unchecked Sendable {
     public let authorizer: Authorizer
     let threadPool: NIOThreadPool
     let requestGuard: RequestGuard?
-    /// Where authentications and permission checks are counted (set before serving).
-    public var metrics: HTTPMetrics?
+    /// Where authentications and permission checks are counted.
+    public let metrics: HTTPMetrics?
 
     public init(
         authenticator: Authenticator, authorizer: Authorizer, threadPool: NIOThreadPool,
-        requestGuard: RequestGuard? = nil
+        requestGuard: RequestGuard? = nil, metrics: HTTPMetrics? = nil
     ) {
+        self.metrics = metrics
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.threadPool = threadPool

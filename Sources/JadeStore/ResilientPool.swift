@@ -21,6 +21,25 @@ public struct RetrySettings: Sendable {
     }
 }
 
+/// What a pool reports as it happens (the worker's metrics); nil members report nothing.
+public struct PoolHooks: Sendable {
+    /// Called once per retry after SQLITE_BUSY.
+    public var onRetry: (@Sendable () -> Void)?
+    /// Called when this process moves a breaker to a new state: breaker name, state.
+    public var onTransition: (@Sendable (String, CircuitBreaker.State) -> Void)?
+    /// Called once per statement (`sql`) or vector scan (`scan`) stopped by the query timeout.
+    public var onTimeout: (@Sendable (String) -> Void)?
+
+    public init(
+        onRetry: (@Sendable () -> Void)? = nil, onTransition: (@Sendable (String, CircuitBreaker.State) -> Void)? = nil,
+        onTimeout: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.onRetry = onRetry
+        self.onTransition = onTransition
+        self.onTimeout = onTimeout
+    }
+}
+
 /// The database as every module uses it: GRDB's pool with the same `read` / `write` calls,
 /// wrapped in the failure policy. Contention (SQLITE_BUSY) is retried with exponential backoff
 /// and jitter, each attempt a fresh transaction (GRDB rolls back a transaction that throws);
@@ -28,8 +47,7 @@ public struct RetrySettings: Sendable {
 /// reads or for writes; while a breaker is open, calls fail fast. Failures that the caller
 /// cannot fix surface as `StoreUnavailable` (503 with Retry-After); constraint errors and the
 /// caller's own errors pass through unchanged.
-// @unchecked Sendable: pool and counters behind mutexes; the callbacks and `queryTimeout` set before use.
-public final class ResilientPool: @unchecked Sendable {
+public final class ResilientPool: Sendable {
     public enum Mode: String, Sendable {
         case read, write
     }
@@ -40,26 +58,26 @@ public final class ResilientPool: @unchecked Sendable {
     /// The pool and when this process last replaced it.
     private let connection: Mutex<(pool: DatabasePool, lastReconnect: UInt64)>
     /// Opens a fresh pool on the same file (reconnection); nil: never reconnect.
-    private let opener: (() throws -> DatabasePool)?
+    private let opener: (@Sendable () throws -> DatabasePool)?
     /// At most one reconnection per process per interval, however many calls fail.
     static let reconnectInterval: UInt64 = 1_000_000_000
     public let reads: CircuitBreaker
     public let writes: CircuitBreaker
     public let retry: RetrySettings
     private let logger = Logger(label: "jadevectordb.store")
-    /// Called once per retry after SQLITE_BUSY (metrics).
-    public var onRetry: (@Sendable () -> Void)?
-    /// Called when this process moves a breaker to a new state (metrics): breaker name, state.
-    public var onTransition: (@Sendable (String, CircuitBreaker.State) -> Void)?
+    /// Where retries, breaker transitions and timeouts are reported (metrics).
+    public let hooks: PoolHooks
     private let counters = Mutex<(retries: UInt64, failures: UInt64)>((0, 0))
 
     /// `opener` reopens the database after a connection-level failure (a file that was
     /// read-only or unreachable when the connections were opened stays so for them).
     public init(
         raw: DatabasePool, reads: CircuitBreaker, writes: CircuitBreaker, retry: RetrySettings,
-        opener: (() throws -> DatabasePool)? = nil
+        queryTimeout: UInt64 = 0, hooks: PoolHooks = PoolHooks(), opener: (@Sendable () throws -> DatabasePool)? = nil
     ) {
         self.connection = Mutex((raw, 0))
+        self.queryTimeout = queryTimeout
+        self.hooks = hooks
         self.opener = opener
         self.reads = reads
         self.writes = writes
@@ -71,10 +89,7 @@ public final class ResilientPool: @unchecked Sendable {
 
     /// `database.query_timeout_seconds` in nanoseconds (0: none): statements of `read`,
     /// `unsafeRead` and `write` that run longer are interrupted (``QueryDeadline``).
-    public var queryTimeout: UInt64 = 0
-    /// Called once per statement (`sql`) or vector scan (`scan`) stopped by the query timeout
-    /// (metrics).
-    public var onTimeout: (@Sendable (String) -> Void)?
+    public let queryTimeout: UInt64
 
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         let timeout = queryTimeout
@@ -158,7 +173,7 @@ public final class ResilientPool: @unchecked Sendable {
                         if started == nil { started = Date() }
                         let delay = retry.delay(attempt: attempt)
                         counters.withLock { $0.retries &+= 1 }
-                        onRetry?()
+                        hooks.onRetry?()
                         logger.warning(
                             "database busy; retrying",
                             metadata: [
@@ -184,7 +199,7 @@ public final class ResilientPool: @unchecked Sendable {
                 case .interrupted:
                     // A slow statement, not a sick database: no retry, no breaker failure.
                     if let change = breaker.record(failed: false, probe: probe) { report(breaker, change, nil) }
-                    onTimeout?("sql")
+                    hooks.onTimeout?("sql")
                     logger.warning(
                         "statement stopped by the query timeout",
                         metadata: ["mode": "\(mode.rawValue)", "limit_s": "\(Double(queryTimeout) / 1e9)"])
@@ -224,7 +239,7 @@ public final class ResilientPool: @unchecked Sendable {
     private func breakerOpenTime(_ breaker: CircuitBreaker) -> TimeInterval { Double(breaker.config.open_ns) / 1e9 }
 
     private func report(_ breaker: CircuitBreaker, _ state: CircuitBreaker.State, _ kind: StoreFailureKind?) {
-        onTransition?(breaker.name, state)
+        hooks.onTransition?(breaker.name, state)
         // Audited too, best effort: while the database fails, the event may not be writable.
         let details = "{\"breaker\":\"\(breaker.name)\",\"kind\":\"\(kind.map { "\($0)" } ?? "-")\"}"
         _ = try? raw.write { db in

@@ -10,8 +10,7 @@ public struct StoreError: Error, CustomStringConvertible {
 }
 
 /// The SQLite database (WAL mode) shared by the master and every worker.
-// @unchecked Sendable: immutable fields; the GRDB pool is thread-safe.
-public final class Store: @unchecked Sendable {
+public final class Store: Sendable {
     /// The connection pool (one writer, concurrent readers) behind the failure policy.
     public let pool: ResilientPool
     public let path: String
@@ -132,7 +131,7 @@ public final class Store: @unchecked Sendable {
     public static func open(
         _ settings: JadeConfiguration.Database, readerCount: Int? = nil,
         breakers: (CircuitBreaker, CircuitBreaker)? = nil, observer: StatementObserver? = nil,
-        sqlLog: Logger? = nil
+        sqlLog: Logger? = nil, hooks: PoolHooks = PoolHooks(), queryTimeout: UInt64? = nil
     ) throws -> Store {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
@@ -148,6 +147,7 @@ public final class Store: @unchecked Sendable {
             QueryDeadline.install(db)
         }
         let path = settings.databasePath
+        let reopenWith = configuration
         do {
             let raw = try DatabasePool(path: path, configuration: configuration)
             // Touch the schema so that a corrupt or foreign file fails here, not on first use.
@@ -159,8 +159,8 @@ public final class Store: @unchecked Sendable {
                     maxRetries: settings.maxRetries,
                     baseDelay: Double(settings.retryBaseDelay.components.attoseconds) / 1e18
                         + Double(settings.retryBaseDelay.components.seconds)),
-                opener: { try DatabasePool(path: path, configuration: configuration) })
-            pool.queryTimeout = UInt64(settings.queryTimeout.components.seconds) * 1_000_000_000
+                queryTimeout: queryTimeout ?? UInt64(settings.queryTimeout.components.seconds) * 1_000_000_000,
+                hooks: hooks, opener: { try DatabasePool(path: path, configuration: reopenWith) })
             return Store(pool: pool, path: path)
         } catch let error as DatabaseError {
             throw StoreError(description: describe(error, path: path))

@@ -12,8 +12,7 @@ import JadeCore
 /// Bounded: at most `capacity` entries (least recently used evicted first) and only answers
 /// of at most `maxEntryBytes` each, so the cache costs at most capacity × maxEntryBytes per
 /// worker (32 MiB at the defaults). Only authorized reads reach it.
-// @unchecked Sendable: entries in a locked LRU cache; `onLookup` set before serving.
-public final class QueryCache: @unchecked Sendable {
+public final class QueryCache: Sendable {
     /// What an entry answers.
     enum Key: Hashable {
         case vector(database: String, id: String)
@@ -46,14 +45,19 @@ public final class QueryCache: @unchecked Sendable {
     public var hits: UInt64 { entries.hits }
     public var misses: UInt64 { entries.misses }
 
-    public init(capacity: Int = QueryCache.defaultCapacity, maxEntryBytes: Int = QueryCache.defaultMaxEntryBytes) {
+    /// `onLookup` is called on every lookup with whether it was a hit (metrics).
+    public init(
+        capacity: Int = QueryCache.defaultCapacity, maxEntryBytes: Int = QueryCache.defaultMaxEntryBytes,
+        onLookup: (@Sendable (Bool) -> Void)? = nil
+    ) {
+        self.onLookup = onLookup
         // Expiry comes from the epoch; the TTL only needs to be long.
         entries = LRUCache(capacity: capacity, ttlSeconds: 86_400)
         self.maxEntryBytes = maxEntryBytes
     }
 
     /// Called on every lookup with whether it was a hit (metrics).
-    public var onLookup: (@Sendable (Bool) -> Void)?
+    let onLookup: (@Sendable (Bool) -> Void)?
 
     func answer(_ key: Key, epoch: UInt64) -> Answer? {
         let found = entries.value(for: key, stamp: EpochStamp(global: epoch, user: 0), now: Self.now)

@@ -33,7 +33,7 @@ extension VectorStore {
         let limit = store.pool.queryTimeout
         let deadline = limit == 0 ? 0 : DispatchTime.now().uptimeNanoseconds &+ limit
         guard let hits = snapshot.topK(query: query, k: k, filter: filter, deadline: deadline) else {
-            store.pool.onTimeout?("scan")
+            store.pool.hooks.onTimeout?("scan")
             throw QueryTimeout(kind: "scan", limitSeconds: Double(limit) / 1e9)
         }
         let answer = hits.map { hit in

@@ -11,8 +11,7 @@ import Synchronization
 /// that records their length commits. A search first checks the database's `version` in SQLite
 /// and brings this process's snapshot up to date, so it sees every write acknowledged before it
 /// started, on any worker. Thread-safe.
-// @unchecked Sendable: caches behind mutexes; `changeEpoch` and `queryCache` set before serving.
-public final class VectorStore: @unchecked Sendable {
+public final class VectorStore: Sendable {
     public let store: Store
     /// `<data_dir>/vectors`
     public let directory: String
@@ -37,10 +36,10 @@ public final class VectorStore: @unchecked Sendable {
             self.bump = bump
         }
     }
-    public var changeEpoch: ChangeEpoch?
+    public let changeEpoch: ChangeEpoch?
     /// `cache.enable_query_cache`: catalogue rows, vectors and search results kept between
     /// writes (needs `changeEpoch`). Nil: every read goes to SQLite and checks the segment.
-    public var queryCache: QueryCache?
+    public let queryCache: QueryCache?
 
     /// The shared epoch when the query cache is on (read it before computing what it guards).
     var cacheEpoch: UInt64? { queryCache == nil ? nil : changeEpoch?.current() }
@@ -57,8 +56,13 @@ public final class VectorStore: @unchecked Sendable {
 
     /// Opens the store on `directory` (created if missing) and removes segment files left over
     /// by deleted databases or finished compactions.
-    public init(store: Store, directory: String, compactionPolicy: CompactionPolicy = .default) throws {
+    public init(
+        store: Store, directory: String, compactionPolicy: CompactionPolicy = .default,
+        changeEpoch: ChangeEpoch? = nil, queryCache: QueryCache? = nil
+    ) throws {
         self.store = store
+        self.changeEpoch = changeEpoch
+        self.queryCache = queryCache
         self.directory = directory
         self.compactionPolicy = compactionPolicy
         do {

@@ -82,7 +82,8 @@ public enum WorkerMain {
                     CircuitBreaker(name: "reads", shared: segment.breakerPointer(0), settings: breakerSettings),
                     CircuitBreaker(name: "writes", shared: segment.breakerPointer(1), settings: breakerSettings)
                 ), observer: metricsEnabled ? metrics.statementObserver : nil,
-                sqlLog: config.logging.logSQLQueries ? Logger(label: "jadevectordb.sql") : nil)
+                sqlLog: config.logging.logSQLQueries ? Logger(label: "jadevectordb.sql") : nil,
+                hooks: metrics.poolHooks)
         } catch {
             logger.critical("cannot open the database", metadata: ["error": "\(error)"])
             exit(1)
@@ -95,32 +96,29 @@ public enum WorkerMain {
         let router = Router(metrics: metricsEnabled ? metrics.http : nil)
         let auth = AuthServices(
             pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
-            logger: Logger(label: "jadevectordb.auth"))
-        auth.core.lockouts = metrics.registry.counter(
-            "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts).")
+            logger: Logger(label: "jadevectordb.auth"),
+            lockouts: metrics.registry.counter(
+                "jadevectordb_locked_accounts_total", help: "Accounts locked by the failed-login policy (lockouts)."))
         let requestGuard = RequestGuard(
-            config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "jadevectordb.security"))
-        requestGuard.metrics = metricsEnabled ? metrics.http : nil
+            config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "jadevectordb.security"),
+            metrics: metricsEnabled ? metrics.http : nil,
+            ledger: ConnectionLedger.inherited(fd: WorkerDescriptors.connectionLedger))
         requestGuard.refreshBlocks()  // before serving: the event loop never reads SQLite
-        requestGuard.ledger = ConnectionLedger.inherited(fd: WorkerDescriptors.connectionLedger)
         AuthRoutes(auth: auth, requestGuard: requestGuard).register(on: router)
         SecurityRoutes(requestGuard: requestGuard, ipBlocks: auth.ipBlocks).register(on: router)
         AdminRoutes(auth: auth).register(on: router)
         let vectors: VectorStore
         do {
+            let (hit, miss) = (metrics.queryCacheHits, metrics.queryCacheMisses)
             vectors = try VectorStore(
-                store: store, directory: (config.database.dataDirectory as NSString).appendingPathComponent("vectors"))
+                store: store, directory: (config.database.dataDirectory as NSString).appendingPathComponent("vectors"),
+                changeEpoch: VectorStore.ChangeEpoch(
+                    current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() }),
+                queryCache: config.cache.enableQueryCache
+                    ? QueryCache(onLookup: { found in (found ? hit : miss).increment() }) : nil)
         } catch {
             logger.critical("cannot open the vector store", metadata: ["error": "\(error)"])
             exit(1)
-        }
-        vectors.changeEpoch = VectorStore.ChangeEpoch(
-            current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() })
-        if config.cache.enableQueryCache {
-            let cache = QueryCache()
-            let (hit, miss) = (metrics.queryCacheHits, metrics.queryCacheMisses)
-            cache.onLookup = { found in (found ? hit : miss).increment() }
-            vectors.queryCache = cache
         }
         VectorRoutes(vectors: vectors, auth: auth, maxResponseBytes: config.server.maxResponseBytes).register(
             on: router)
@@ -129,22 +127,8 @@ public enum WorkerMain {
         health.register(on: router)
         let gate = Gatekeeper(
             authenticator: auth.authenticator, authorizer: auth.authorizer, threadPool: threadPool,
-            requestGuard: requestGuard)
-        gate.metrics = metricsEnabled ? metrics.http : nil
+            requestGuard: requestGuard, metrics: metricsEnabled ? metrics.http : nil)
         metrics.registerStoreFamilies(auth: auth, store: store, vectors: vectors)
-        let retries = metrics.dbRetries
-        let transitions = metrics.circuitTransitions
-        store.pool.onRetry = { retries.increment() }
-        let timeouts = metrics.queryTimeouts
-        store.pool.onTimeout = { kind in timeouts[kind]?.increment() }
-        store.pool.onTransition = { _, state in transitions[state.rawValue]?.increment() }
-        let pool = store.pool
-        metrics.circuitStates = {
-            [pool.reads, pool.writes].map { breaker in
-                let state = breaker.view().state
-                return (breaker.name, state == .open ? 1 : (state == .halfOpen ? 2 : 0))
-            }
-        }
         // On the main port, or alone on a loopback port of its own (metrics.port).
         let metricsRouter = separateMetricsPort ? Router() : router
         if metricsEnabled {
@@ -163,8 +147,7 @@ public enum WorkerMain {
         let application = Application(
             router: router, logger: logger, accessLog: config.logging.accessLog,
             maxResponseBytes: config.server.maxResponseBytes, gate: gate, threadPool: threadPool,
-            requestGuard: requestGuard)
-        application.fastHealth = { buffer in health.writeLiveness(into: &buffer) }
+            requestGuard: requestGuard, fastHealth: { buffer in health.writeLiveness(into: &buffer) })
         let counters = TransportCounters(
             inFlight: record.inFlightPointer, requestsTotal: record.requestsTotalPointer,
             connections: record.connectionsPointer)

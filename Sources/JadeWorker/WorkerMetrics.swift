@@ -18,7 +18,8 @@ import Synchronization
 ///   header and records);
 /// - users, sessions, locked accounts, WAL, vector databases: computed at scrape from SQLite
 ///   and the vector store (the same on every worker).
-// @unchecked Sendable: handles are atomics in shared memory; closures set before serving.
+// @unchecked Sendable: a view of this worker's metric block in shared memory (handles are
+// atomics there) and of the registry that lays it out.
 final class WorkerMetrics: @unchecked Sendable {
     let registry: MetricsRegistry
     let http: HTTPMetrics
@@ -32,13 +33,13 @@ final class WorkerMetrics: @unchecked Sendable {
     let queryCacheHits: MetricCounter
     let queryCacheMisses: MetricCounter
     /// `jadevectordb_query_timeouts_total` by kind (sql, scan).
-    var queryTimeouts: [String: MetricCounter] = [:]
-    /// The shared circuit breakers' states (0 closed, 1 open, 2 half-open), by breaker name;
-    /// transitions are counted into `circuitTransitions[to]` by the worker that caused them.
-    var circuitStates: @Sendable () -> [(String, Double)] = { [] }
+    let queryTimeouts: [String: MetricCounter]
+    /// Breaker transitions, counted into `circuitTransitions[to]` by the worker that caused them.
     let circuitTransitions: [String: MetricCounter]
     /// False when the segment holds another binary's series table: scrapes show this worker only.
-    private(set) var shared = true
+    private let sharedLayout = Atomic<Bool>(true)
+    /// Whether the segment's series table is this binary's (set by ``publish(record:logger:)``).
+    var shared: Bool { sharedLayout.load(ordering: .relaxed) }
 
     init(segment: SharedSegment, record: WorkerRecord) {
         self.segment = segment
@@ -70,12 +71,14 @@ final class WorkerMetrics: @unchecked Sendable {
             "jadevectordb_query_cache_requests_total",
             help: "Vector reads (gets, searches) looked up in the query cache, by result.", labels: [("result", "miss")]
         )
+        var timeouts: [String: MetricCounter] = [:]
         for kind in ["sql", "scan"] {
-            queryTimeouts[kind] = registry.counter(
+            timeouts[kind] = registry.counter(
                 "jadevectordb_query_timeouts_total",
                 help: "Statements and vector scans stopped by database.query_timeout_seconds.",
                 labels: [("kind", kind)])
         }
+        queryTimeouts = timeouts
         var transitions: [String: MetricCounter] = [:]
         for to in ["closed", "open", "half_open"] {
             transitions[to] = registry.counter(
@@ -143,14 +146,28 @@ final class WorkerMetrics: @unchecked Sendable {
         registry.collected(
             "jadevectordb_uptime_seconds", help: "Seconds since the master started."
         ) { [([], Double(monotonicNanoseconds() &- segment.header.masterStartedNanoseconds) / 1e9)] }
-        registry.collected(
-            "jadevectordb_circuit_breaker_state",
-            help: "Database circuit breakers (reads, writes; shared by all workers): 0 closed, 1 open, 2 half-open."
-        ) { self.circuitStates().map { ([("breaker", $0.0)], $0.1) } }
+    }
+
+    /// What the store reports as it happens: retries, breaker transitions, query timeouts.
+    var poolHooks: PoolHooks {
+        let (retries, transitions, timeouts) = (dbRetries, circuitTransitions, queryTimeouts)
+        return PoolHooks(
+            onRetry: { retries.increment() }, onTransition: { _, state in transitions[state.rawValue]?.increment() },
+            onTimeout: { kind in timeouts[kind]?.increment() })
     }
 
     /// Families read from SQLite and the vector store at scrape time.
     func registerStoreFamilies(auth: AuthServices, store: Store, vectors: VectorStore) {
+        let pool = store.pool
+        registry.collected(
+            "jadevectordb_circuit_breaker_state",
+            help: "Database circuit breakers (reads, writes; shared by all workers): 0 closed, 1 open, 2 half-open."
+        ) {
+            [pool.reads, pool.writes].map { breaker in
+                let state = breaker.view().state
+                return ([("breaker", breaker.name)], state == .open ? 1 : (state == .halfOpen ? 2 : 0))
+            }
+        }
         let gauges = ScrapeCache(auth: auth, dbConnectionErrors: dbConnectionErrors)
         registry.collected("jadevectordb_active_sessions", help: "Unexpired sessions.") {
             gauges.current().map { [([], Double($0.activeSessions))] } ?? []
@@ -177,7 +194,8 @@ final class WorkerMetrics: @unchecked Sendable {
 
     /// Publishes the series table; call after every registration, before serving.
     func publish(record: WorkerRecord, logger: Logger) {
-        shared = segment.registerMetricsLayout(registry, record: record.index)
+        let shared = segment.registerMetricsLayout(registry, record: record.index)
+        sharedLayout.store(shared, ordering: .relaxed)
         if !shared {
             logger.error(
                 "metrics: this worker's series table differs from the running master's (a different binary?); its /metrics shows only itself until the master restarts"

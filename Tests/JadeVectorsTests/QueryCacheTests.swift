@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import JadeVectors
@@ -6,24 +7,20 @@ import Testing
 /// `cache.enable_query_cache`: answers kept between writes, never past one.
 @Suite struct QueryCacheTests {
     /// A change epoch shared by two stores, as the workers' shared-memory segment is.
-    final class SharedEpoch: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: UInt64 = 0
+    final class SharedEpoch: Sendable {
+        private let value = Atomic<UInt64>(0)
         var changeEpoch: VectorStore.ChangeEpoch {
             VectorStore.ChangeEpoch(
-                current: { [self] in lock.withLock { value } }, bump: { [self] in lock.withLock { value += 1 } })
+                current: { [self] in value.load(ordering: .acquiring) },
+                bump: { [self] in value.add(1, ordering: .acquiringAndReleasing) })
         }
     }
 
     func cachedStores() throws -> (VectorStoreFixture, VectorStore, VectorStore, QueryCache) {
-        let f = try VectorStoreFixture()
         let epoch = SharedEpoch()
-        let other = try f.open()
         let cache = QueryCache()
-        f.vectors.changeEpoch = epoch.changeEpoch
-        f.vectors.queryCache = cache
-        other.changeEpoch = epoch.changeEpoch
-        other.queryCache = QueryCache()
+        let f = try VectorStoreFixture(changeEpoch: epoch.changeEpoch, queryCache: cache)
+        let other = try f.open(changeEpoch: epoch.changeEpoch, queryCache: QueryCache())
         return (f, f.vectors, other, cache)
     }
 
@@ -67,9 +64,7 @@ import Testing
     }
 
     @Test func withoutTheCacheEveryReadGoesToTheStore() throws {
-        let f = try VectorStoreFixture()
-        let epoch = SharedEpoch()
-        f.vectors.changeEpoch = epoch.changeEpoch
+        let f = try VectorStoreFixture(changeEpoch: SharedEpoch().changeEpoch)
         try f.vectors.createDatabase(name: "d", dimension: 2, metric: .dot)
         try f.vectors.upsert(database: "d", vectors: [VectorRecord(id: "a", values: [1, 0])])
         #expect(f.vectors.cacheEpoch == nil)

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import JadeStore
+import Synchronization
 import Testing
 
 @testable import JadeVectors
@@ -11,11 +12,10 @@ import Testing
     /// A statement that would never end is interrupted at the limit (1 s here), surfaces as
     /// `QueryTimeout`, is counted, and leaves the breaker closed and the connection usable.
     @Test func aRunawayStatementIsInterruptedAtTheLimit() throws {
-        let f = try VectorStoreFixture()
-        let pool = f.store.pool
-        pool.queryTimeout = 1_000_000_000
         let counted = Counter()
-        pool.onTimeout = { kind in counted.add(kind) }
+        let f = try VectorStoreFixture(
+            queryTimeout: 1_000_000_000, hooks: PoolHooks(onTimeout: { kind in counted.add(kind) }))
+        let pool = f.store.pool
         let started = DispatchTime.now().uptimeNanoseconds
         #expect(throws: QueryTimeout.self) {
             try pool.read { db in
@@ -50,9 +50,8 @@ import Testing
 }
 
 /// Timeout kinds reported by the pool (any thread).
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen: [String] = []
-    func add(_ kind: String) { lock.withLock { seen.append(kind) } }
-    var kinds: [String] { lock.withLock { seen } }
+final class Counter: Sendable {
+    private let seen = Mutex<[String]>([])
+    func add(_ kind: String) { seen.withLock { $0.append(kind) } }
+    var kinds: [String] { seen.withLock { $0 } }
 }

@@ -14,7 +14,10 @@ final class VectorStoreFixture {
     let vectors: VectorStore
     var directory: String { path + "/vectors" }
 
-    init(policy: CompactionPolicy = .default) throws {
+    init(
+        policy: CompactionPolicy = .default, queryTimeout: UInt64? = nil, hooks: PoolHooks = PoolHooks(),
+        changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil
+    ) throws {
         path = NSTemporaryDirectory() + "jadevectors-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try "{}".write(toFile: path + "/development.json", atomically: true, encoding: .utf8)
@@ -23,15 +26,21 @@ final class VectorStoreFixture {
             "JADEVECTORDB_SECRETS_DIR": path + "/secrets",
         ])
         settings = JadeConfiguration(config).database
-        store = try Store.open(settings, readerCount: 2)
+        store = try Store.open(settings, readerCount: 2, hooks: hooks, queryTimeout: queryTimeout)
         try store.migrate(Schema(Schema.foundation, VectorSchema.migrations))
-        vectors = try VectorStore(store: store, directory: path + "/vectors", compactionPolicy: policy)
+        vectors = try VectorStore(
+            store: store, directory: path + "/vectors", compactionPolicy: policy, changeEpoch: changeEpoch,
+            queryCache: queryCache)
     }
 
     /// Another "process": its own pool on the same database and segment files.
-    func open(policy: CompactionPolicy = .default) throws -> VectorStore {
+    func open(
+        policy: CompactionPolicy = .default, changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil
+    ) throws -> VectorStore {
         let other = try Store.open(settings, readerCount: 2)
-        return try VectorStore(store: other, directory: directory, compactionPolicy: policy)
+        return try VectorStore(
+            store: other, directory: directory, compactionPolicy: policy, changeEpoch: changeEpoch,
+            queryCache: queryCache)
     }
 
     /// Segment files currently in the vectors directory.

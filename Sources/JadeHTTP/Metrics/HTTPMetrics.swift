@@ -1,6 +1,7 @@
 import JadeAuth
 import JadeShared
 import NIOHTTP1
+import Synchronization
 
 /// Error classes of `jadevectordb_auth_errors_total{error_type}`, from the answer's status.
 enum AuthErrorType: String, CaseIterable {
@@ -24,7 +25,7 @@ enum AuthErrorType: String, CaseIterable {
 }
 
 /// The sprint plan's authentication series for one `method` (login, logout, session, ...).
-final class AuthMethodMetrics {
+final class AuthMethodMetrics: Sendable {
     let success: MetricCounter
     let failure: MetricCounter
     let duration: MetricHistogram
@@ -61,17 +62,22 @@ final class AuthMethodMetrics {
 }
 
 /// The series one route (template and method) records into after each answer.
-// @unchecked Sendable: its series are set when the route is registered, before serving, and
-// recorded through atomic counters after.
-public final class RouteMetrics: @unchecked Sendable {
+public final class RouteMetrics: Sendable {
     let statusClasses: [MetricCounter]
     let duration: MetricHistogram
-    var auth: AuthMethodMetrics?
-    var userOperation: MetricCounter?
-    var failedLogin: MetricCounter?
-    var search: MetricHistogram?
+    let auth: AuthMethodMetrics?
+    let userOperation: MetricCounter?
+    let failedLogin: MetricCounter?
+    let search: MetricHistogram?
 
-    init(_ registry: MetricsRegistry, template: String, method: String) {
+    init(
+        _ registry: MetricsRegistry, template: String, method: String, auth: AuthMethodMetrics? = nil,
+        userOperation: MetricCounter? = nil, failedLogin: MetricCounter? = nil, search: MetricHistogram? = nil
+    ) {
+        self.auth = auth
+        self.userOperation = userOperation
+        self.failedLogin = failedLogin
+        self.search = search
         statusClasses = (1...5).map {
             registry.counter(
                 "jadevectordb_http_requests_total",
@@ -98,7 +104,7 @@ public final class RouteMetrics: @unchecked Sendable {
 
 /// Every series the HTTP layer records: per route (registered with the route), authentication,
 /// permission checks, rate-limit decisions. One per worker, built before serving.
-public final class HTTPMetrics {
+public final class HTTPMetrics: Sendable {
     public let registry: MetricsRegistry
     /// Requests that matched no route (404, 405).
     public let unmatched: RouteMetrics
@@ -173,35 +179,39 @@ public final class HTTPMetrics {
             "jadevectordb_blocked_requests_total", help: "Requests refused because the client address is blocked.")
     }
 
-    private var routes: [String: RouteMetrics] = [:]
-    private var authByMethod: [String: AuthMethodMetrics] = [:]
+    /// The series made so far, by route and by authentication method (registration only).
+    private let made = Mutex<(routes: [String: RouteMetrics], authByMethod: [String: AuthMethodMetrics])>(([:], [:]))
 
     /// The series of the route `method template` with its declared `labels` (registered when
     /// the route is added, so that every series exists from the first scrape).
     public func route(_ method: HTTPMethod, _ template: String, labels: RouteLabels = .none) -> RouteMetrics {
         let key = method.rawValue + " " + template
-        if let existing = routes[key] { return existing }
-        let metrics = RouteMetrics(registry, template: template, method: method.rawValue)
-        if let auth = labels.authMethod {
-            let m = authByMethod[auth] ?? AuthMethodMetrics(registry, method: auth)
-            authByMethod[auth] = m
-            metrics.auth = m
+        let registry = self.registry
+        return made.withLock { made in
+            if let existing = made.routes[key] { return existing }
+            var auth: AuthMethodMetrics?
+            if let method = labels.authMethod {
+                let m = made.authByMethod[method] ?? AuthMethodMetrics(registry, method: method)
+                made.authByMethod[method] = m
+                auth = m
+            }
+            let metrics = RouteMetrics(
+                registry, template: template, method: method.rawValue, auth: auth,
+                userOperation: labels.userOperation.map { operation in
+                    registry.counter(
+                        "jadevectordb_user_operations_total", help: "Successful changes to users by operation.",
+                        labels: [("operation", operation)])
+                },
+                failedLogin: labels.countsFailedLogins
+                    ? registry.counter(
+                        "jadevectordb_failed_logins_total", help: "Logins refused for bad credentials (401).") : nil,
+                search: labels.timesVectorSearch
+                    ? registry.histogram(
+                        "jadevectordb_vector_search_duration_seconds",
+                        help: "Time to answer a successful vector search.") : nil)
+            made.routes[key] = metrics
+            return metrics
         }
-        if let operation = labels.userOperation {
-            metrics.userOperation = registry.counter(
-                "jadevectordb_user_operations_total", help: "Successful changes to users by operation.",
-                labels: [("operation", operation)])
-        }
-        if labels.countsFailedLogins {
-            metrics.failedLogin = registry.counter(
-                "jadevectordb_failed_logins_total", help: "Logins refused for bad credentials (401).")
-        }
-        if labels.timesVectorSearch {
-            metrics.search = registry.histogram(
-                "jadevectordb_vector_search_duration_seconds", help: "Time to answer a successful vector search.")
-        }
-        routes[key] = metrics
-        return metrics
     }
 
     /// Records a credential verification.

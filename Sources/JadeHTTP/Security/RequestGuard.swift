@@ -12,8 +12,7 @@ import Synchronization
 /// limits, connection counts per client address, failed-login counting per address, and the
 /// IP block list (kept in SQLite, cached per worker and reloaded when the shared blocks epoch
 /// moves).
-// @unchecked Sendable: block list behind a mutex; buckets in shared memory (C atomics); `metrics` set before serving.
-public final class RequestGuard: @unchecked Sendable {
+public final class RequestGuard: Sendable {
     /// The configured limits (`rate_limits.<name>`): one list, in JadeConfig.
     public typealias Limit = RateLimitName
 
@@ -34,8 +33,8 @@ public final class RequestGuard: @unchecked Sendable {
     /// Bucket keys of the API limit (prefixes `key:` and `user:`).
     let apiKeys: RateLimitKeyCache?
 
-    /// Where decisions are counted (set before serving).
-    public var metrics: HTTPMetrics?
+    /// Where decisions are counted.
+    public let metrics: HTTPMetrics?
     /// The cached block list: the shared epoch it was read at, the addresses and their
     /// expiries, and the callers waiting for the read in progress.
     struct BlockList {
@@ -46,8 +45,15 @@ public final class RequestGuard: @unchecked Sendable {
     }
     private let blockList = Mutex(BlockList())
 
-    public init(config: JadeConfiguration, segment: SharedSegment, ipBlocks: IPBlockStore, logger: Logger) {
+    /// `ledger`: where open connections are recorded for the master to give back if this
+    /// worker dies; `metrics`: where decisions are counted.
+    public init(
+        config: JadeConfiguration, segment: SharedSegment, ipBlocks: IPBlockStore, logger: Logger,
+        metrics: HTTPMetrics? = nil, ledger: ConnectionLedger? = nil
+    ) {
         self.segment = segment
+        self.metrics = metrics
+        self.ledger = ledger
         self.ipBlocks = ipBlocks
         self.logger = logger
         table = try? RateLimitTable(segment: segment)
@@ -180,7 +186,7 @@ public final class RequestGuard: @unchecked Sendable {
 
     /// The slots this worker holds, readable by the master if the worker dies (set before
     /// serving; nil: unrecorded).
-    public var ledger: ConnectionLedger?
+    public let ledger: ConnectionLedger?
 
     /// Takes a connection slot for `address`; nil when it already has the maximum open (or the
     /// table has no room to count it: refused, fail closed).

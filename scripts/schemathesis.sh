@@ -98,9 +98,11 @@ auto-signup = false
 #   always wrong;
 # - a global permission scoped to a database (path and query together; the schema cannot say);
 # - vectors or a query of another dimension than the database's (400 dimension_mismatch), an
-#   empty metadata key, an all-zero query on a cosine database (the schema cannot say).
+#   empty metadata key, an all-zero query on a cosine database (the schema cannot say);
+# - a metadata filter, which the schema describes only loosely (operators nest), and a scroll
+#   cursor, which only the server can give out.
 [[operations]]
-include-operation-id = ["confirmPasswordReset", "verifyTotp", "disableTotp", "grantRolePermission", "revokeRolePermission", "upsertVectors", "searchVectors"]
+include-operation-id = ["confirmPasswordReset", "verifyTotp", "disableTotp", "grantRolePermission", "revokeRolePermission", "upsertVectors", "searchVectors", "searchVectorsBatch", "scrollVectors", "countVectors", "deleteVectors", "updateVectorMetadata"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 TOML
 

@@ -7,8 +7,17 @@ import NIOCore
 /// `invalid_request` naming the field (415 for a non-JSON content type).
 public struct JSONBody {
     public let fields: [String: JSONValue]
+    /// Put before field names in messages (`searches[2].`): the object's place in the body.
+    public let path: String
+
+    /// An object inside a body (a batch's item), its messages naming fields from `path`.
+    public init(fields: [String: JSONValue], path: String) {
+        self.fields = fields
+        self.path = path
+    }
 
     public init(_ request: RequestContext, allowEmpty: Bool = false) throws {
+        path = ""
         if let type = request.head.headers.first(name: "content-type"),
             !type.lowercased().hasPrefix("application/json")
         {
@@ -34,7 +43,7 @@ public struct JSONBody {
     /// Rejects fields outside `allowed`.
     public func allowOnly(_ allowed: Set<String>) throws {
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError.invalid("Unknown field \"\(unknown)\".")
+            throw APIError.invalid("Unknown field \"\(path)\(unknown)\".")
         }
     }
 
@@ -43,15 +52,17 @@ public struct JSONBody {
         case nil, .null?: return nil
         case .string(let s)?:
             guard s.utf8.count <= maxBytes else {
-                throw APIError.invalid("\"\(key)\" is longer than \(maxBytes) bytes.")
+                throw APIError.invalid("\"\(path)\(key)\" is longer than \(maxBytes) bytes.")
             }
             return s
-        default: throw APIError.invalid("\"\(key)\" must be a string.")
+        default: throw APIError.invalid("\"\(path)\(key)\" must be a string.")
         }
     }
 
     public func requiredString(_ key: String, maxBytes: Int = 4096) throws -> String {
-        guard let s = try string(key, maxBytes: maxBytes) else { throw APIError.invalid("\"\(key)\" is required.") }
+        guard let s = try string(key, maxBytes: maxBytes) else {
+            throw APIError.invalid("\"\(path)\(key)\" is required.")
+        }
         return s
     }
 
@@ -60,7 +71,7 @@ public struct JSONBody {
         case nil, .null?: return nil
         case .int(let i)?: return i
         case .double(let d)? where d == d.rounded() && abs(d) < 9e15: return Int(d)
-        default: throw APIError.invalid("\"\(key)\" must be an integer.")
+        default: throw APIError.invalid("\"\(path)\(key)\" must be an integer.")
         }
     }
 
@@ -68,7 +79,7 @@ public struct JSONBody {
         switch fields[key] {
         case nil, .null?: return nil
         case .bool(let b)?: return b
-        default: throw APIError.invalid("\"\(key)\" must be true or false.")
+        default: throw APIError.invalid("\"\(path)\(key)\" must be true or false.")
         }
     }
 
@@ -77,10 +88,12 @@ public struct JSONBody {
         case nil, .null?: return nil
         case .array(let items)?:
             return try items.map {
-                guard case .string(let s) = $0 else { throw APIError.invalid("\"\(key)\" must be a list of strings.") }
+                guard case .string(let s) = $0 else {
+                    throw APIError.invalid("\"\(path)\(key)\" must be a list of strings.")
+                }
                 return s
             }
-        default: throw APIError.invalid("\"\(key)\" must be a list of strings.")
+        default: throw APIError.invalid("\"\(path)\(key)\" must be a list of strings.")
         }
     }
 

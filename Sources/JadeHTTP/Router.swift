@@ -220,34 +220,65 @@ public final class Router {
             }, metrics: metrics?.unmatched)
     }
 
-    /// Finds the handler for `method` and `path`. HEAD falls back to GET.
+    /// Finds the handler for `method` and `path`. HEAD falls back to GET. A literal segment
+    /// is preferred to a parameter (`/vectors/get` before `/vectors/{id}`); when the literal
+    /// branch has no handler for the method, the parameter branch is tried, so `GET
+    /// /vectors/get` still reads the vector whose id is `get`.
     public func match(_ method: HTTPMethod, _ path: Substring) -> Match {
-        var node = root
         var parameters: [String: String] = [:]
+        var allowed: [HTTPMethod] = []
+        if let route = walk(root, path[...], method, &parameters, &allowed) {
+            return .found(route: route, parameters: parameters)
+        }
+        if allowed.isEmpty { return .notFound }
+        var names = Set(allowed.map(\.rawValue))
+        if names.contains("GET") { names.insert("HEAD") }
+        return .methodNotAllowed(allowed: names.sorted().map { HTTPMethod(rawValue: $0) })
+    }
+
+    /// The route for `method` under `node` along `rest`, filling `parameters`; on failure,
+    /// `allowed` holds the methods of the first node the path reached.
+    private func walk(
+        _ start: Node, _ path: Substring, _ method: HTTPMethod, _ parameters: inout [String: String],
+        _ allowed: inout [HTTPMethod]
+    ) -> Route? {
+        var node = start
         // Walks the non-empty segments between slashes without building an array of them.
-        var rest = path[...]
+        var rest = path
         while !rest.isEmpty {
             let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
             let segment = rest[rest.startIndex..<end]
             rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
             if segment.isEmpty { continue }
             if let child = node.children[segment] {
-                node = child
+                guard let (name, parameterNode) = node.parameter else {
+                    node = child
+                    continue
+                }
+                // Both a literal and a parameter fit: the literal first, then the parameter.
+                var literal = parameters
+                if let route = walk(child, rest, method, &literal, &allowed) {
+                    parameters = literal
+                    return route
+                }
+                guard let decoded = percentDecode(segment) else { return nil }
+                parameters[name] = decoded
+                return walk(parameterNode, rest, method, &parameters, &allowed)
             } else if let (name, child) = node.parameter {
-                guard let decoded = percentDecode(segment) else { return .notFound }
+                guard let decoded = percentDecode(segment) else { return nil }
                 parameters[name] = decoded
                 node = child
             } else {
-                return .notFound
+                return nil
             }
         }
         if let entry = node.handler(for: method) ?? (method == .HEAD ? node.handler(for: .GET) : nil) {
-            return .found(route: entry, parameters: parameters)
+            return entry
         }
-        if node.handlers.isEmpty { return .notFound }
-        var allowed = node.handlers.map(\.method.rawValue)
-        if node.handler(for: .GET) != nil { allowed.append("HEAD") }
-        return .methodNotAllowed(allowed: allowed.sorted().map { HTTPMethod(rawValue: $0) })
+        // 405's Allow names the methods of the most specific path (the literal one, reached
+        // first), as the API document lists them per path.
+        if allowed.isEmpty { allowed = node.handlers.map(\.method) }
+        return nil
     }
 
     private func percentDecode(_ s: Substring) -> String? {

@@ -72,7 +72,7 @@ extension DatabaseSnapshot {
     ///
     /// `deadline`: a `DispatchTime` uptime in nanoseconds (0: none), checked between chunks of
     /// 4,096 rows; nil when the scan passed it (`database.query_timeout_seconds`).
-    func topK(query: [Float], k: Int, filter: Metadata?, deadline: UInt64 = 0) -> [(score: Float, row: Int32)]? {
+    func topK(query: [Float], k: Int, filter: VectorFilter?, deadline: UInt64 = 0) -> [(score: Float, row: Int32)]? {
         switch metric {
         case .dot: return topK(DotScorer.self, query: query, k: k, filter: filter, deadline: deadline)
         case .cosine: return topK(CosineScorer.self, query: query, k: k, filter: filter, deadline: deadline)
@@ -81,9 +81,9 @@ extension DatabaseSnapshot {
     }
 
     @inline(never)
-    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: Metadata?, deadline: UInt64) -> [(
-        score: Float, row: Int32
-    )]? {
+    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: VectorFilter?, deadline: UInt64)
+        -> [(score: Float, row: Int32)]?
+    {
         guard rowCount > 0, liveCount > 0, let mapping else { return [] }
         let chunks = self.chunks
         var heap = TopKHeap(k: k, higherIsBetter: S.higherIsBetter) { a, b in
@@ -91,7 +91,7 @@ extension DatabaseSnapshot {
             return chunks[ia >> RowChunk.shift].ids[ia & RowChunk.mask]
                 < chunks[ib >> RowChunk.shift].ids[ib & RowChunk.mask]
         }
-        let filter = (filter?.isEmpty ?? true) ? nil : filter
+        let filter = (filter?.matchesEverything ?? true) ? nil : filter
         let dimension = self.dimension
         let stride = self.stride
         let worstPossible: Float = S.higherIsBetter ? -.infinity : .infinity
@@ -133,7 +133,7 @@ extension DatabaseSnapshot {
                             if full {
                                 guard S.higherIsBetter ? score >= threshold : score <= threshold else { continue }
                             }
-                            if let filter, !Self.matches(chunk.metadata[r & RowChunk.mask], filter) { continue }
+                            if let filter, !filter.matches(chunk.metadata[r & RowChunk.mask]) { continue }
                             heap.insert(score, Int32(truncatingIfNeeded: r))
                             if heap.isFull {
                                 full = true
@@ -148,10 +148,114 @@ extension DatabaseSnapshot {
         return timedOut ? nil : heap.sorted()
     }
 
-    /// Every pair of the filter is present, with an equal value, in the metadata.
-    static func matches(_ metadata: Metadata?, _ filter: Metadata) -> Bool {
-        guard let metadata else { return false }
-        for (key, value) in filter where metadata[key] != value { return false }
-        return true
+    /// Exact top-k of several searches in one pass over the segment: each live row is scored
+    /// against every query while it is in cache, so a batch costs far less memory traffic than
+    /// its searches one by one. Each search keeps its own heap, threshold and filter, and the
+    /// rows are visited in the same order as by `topK`, so every answer is exactly the single
+    /// search's. nil when the scan passed `deadline` (as `topK`).
+    func topK(batch searches: [SearchRequest], deadline: UInt64 = 0) -> [[(score: Float, row: Int32)]]? {
+        switch metric {
+        case .dot: return topK(DotScorer.self, batch: searches, deadline: deadline)
+        case .cosine: return topK(CosineScorer.self, batch: searches, deadline: deadline)
+        case .euclidean: return topK(EuclideanScorer.self, batch: searches, deadline: deadline)
+        }
+    }
+
+    @inline(never)
+    private func topK<S: RowScorer>(_: S.Type, batch searches: [SearchRequest], deadline: UInt64)
+        -> [[(score: Float, row: Int32)]]?
+    {
+        guard rowCount > 0, liveCount > 0, let mapping, !searches.isEmpty else { return searches.map { _ in [] } }
+        let chunks = self.chunks
+        let idLess: (Int32, Int32) -> Bool = { a, b in
+            let ia = Int(a), ib = Int(b)
+            return chunks[ia >> RowChunk.shift].ids[ia & RowChunk.mask]
+                < chunks[ib >> RowChunk.shift].ids[ib & RowChunk.mask]
+        }
+        let count = searches.count
+        var heaps = searches.map { TopKHeap(k: $0.k, higherIsBetter: S.higherIsBetter, idLess: idLess) }
+        let filters = searches.map(\.effectiveFilter)
+        let inverseQueryNorms = searches.map { Float(1 / DistanceKernels.norm($0.query)) }
+        let worstPossible: Float = S.higherIsBetter ? -.infinity : .infinity
+        var thresholds = [Float](repeating: worstPossible, count: count)
+        var rawThresholds = [Float](repeating: worstPossible, count: count)
+        var full = [Bool](repeating: false, count: count)
+        let dimension = self.dimension
+        let stride = self.stride
+        let rowCount = self.rowCount
+        let base = mapping.base
+        var packed = [Float]()
+        packed.reserveCapacity(count * dimension)
+        for search in searches { packed.append(contentsOf: search.query) }
+        var timedOut = false
+
+        packed.withUnsafeBytes { queries in
+            let q0 = queries.baseAddress!
+            live.withUnsafeBufferPointer { live in
+                for (c, chunk) in chunks.enumerated() {
+                    if deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline {
+                        timedOut = true
+                        break
+                    }
+                    let firstWord = c << (RowChunk.shift - 6)
+                    let endWord = min(firstWord + RowChunk.capacity / 64, (rowCount + 63) >> 6)
+                    guard firstWord < endWord else { break }
+                    let inverseNorms = chunk.inverseNorms
+                    for w in firstWord..<endWord {
+                        var bits = live[w]
+                        while bits != 0 {
+                            let r = w << 6 | bits.trailingZeroBitCount
+                            bits &= bits &- 1
+                            let row = base + r &* stride
+                            let inverseNorm = inverseNorms[r & RowChunk.mask]
+                            for s in 0..<count {
+                                let raw = S.raw(
+                                    row, q0 + s &* stride, count: dimension, inverseNorm: inverseNorm,
+                                    inverseQueryNorm: inverseQueryNorms[s])
+                                if full[s] {
+                                    guard S.higherIsBetter ? raw >= rawThresholds[s] : raw <= rawThresholds[s] else {
+                                        continue
+                                    }
+                                }
+                                var score = S.score(raw: raw)
+                                if score.isNaN { score = worstPossible }
+                                if full[s] {
+                                    guard S.higherIsBetter ? score >= thresholds[s] : score <= thresholds[s] else {
+                                        continue
+                                    }
+                                }
+                                if let filter = filters[s], !filter.matches(chunk.metadata[r & RowChunk.mask]) {
+                                    continue
+                                }
+                                heaps[s].insert(score, Int32(truncatingIfNeeded: r))
+                                if heaps[s].isFull {
+                                    full[s] = true
+                                    thresholds[s] = heaps[s].worstScore
+                                    rawThresholds[s] = S.rawBound(score: thresholds[s])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return timedOut ? nil : heaps.map { $0.sorted() }
+    }
+
+    /// The live rows whose metadata matches `filter` (nil: every live row), in row order.
+    func matchingRows(_ filter: VectorFilter?, deadline: UInt64 = 0) -> [Int]? {
+        var rows: [Int] = []
+        for w in 0..<live.count {
+            if w & 63 == 0 && deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline { return nil }
+            var bits = live[w]
+            while bits != 0 {
+                let r = w << 6 | bits.trailingZeroBitCount
+                bits &= bits &- 1
+                if r >= rowCount { break }
+                if let filter, !filter.matches(metadata(r)) { continue }
+                rows.append(r)
+            }
+        }
+        return rows
     }
 }

@@ -25,7 +25,8 @@ public final class QueryCache: Sendable {
         let database: String
         let query: [UInt32]
         let k: Int
-        let filter: Metadata?
+        let filter: VectorFilter?
+        let scoreThreshold: UInt32?
         let includeValues: Bool
         let includeMetadata: Bool
     }

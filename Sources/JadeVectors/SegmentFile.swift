@@ -74,14 +74,25 @@ struct SegmentFile {
         guard fdatasync(fd) == 0 else { throw VectorStoreError.storage("cannot sync segment \(path): \(errnoText())") }
     }
 
-    /// Reads `count` floats at row offset `offset` (bytes) from the file at `path`.
-    static func readFloats(_ path: String, offset: Int, count: Int) throws -> [Float] {
+    /// Opens an existing segment for reading; `Missing` when it is gone.
+    static func openForReading(_ path: String) throws -> SegmentFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { throw Missing() }
             throw VectorStoreError.storage("cannot open segment \(path): \(errnoText())")
         }
-        defer { _ = Foundation.close(fd) }
+        return SegmentFile(fd: fd, path: path)
+    }
+
+    /// Reads `count` floats at row offset `offset` (bytes) from the file at `path`.
+    static func readFloats(_ path: String, offset: Int, count: Int) throws -> [Float] {
+        let file = try openForReading(path)
+        defer { file.close() }
+        return try file.readFloats(at: offset, count: count)
+    }
+
+    /// Reads `count` floats at byte `offset` (pread, retried on short reads and EINTR).
+    func readFloats(at offset: Int, count: Int) throws -> [Float] {
         var values = [Float](repeating: 0, count: count)
         let bytes = count * 4
         var done = 0

@@ -14,35 +14,87 @@ extension VectorStore {
         database name: String, query: [Float], k: Int, filter: Metadata? = nil, includeValues: Bool = false,
         includeMetadata: Bool = false
     ) throws -> [SearchHit] {
-        try VectorValidation.checkK(k)
+        try search(
+            database: name,
+            SearchRequest(
+                query: query, k: k, filter: filter.map(VectorFilter.equal), includeValues: includeValues,
+                includeMetadata: includeMetadata))
+    }
+
+    /// Exact top-k search (see ``SearchRequest``), best first; ties are broken by id ascending.
+    public func search(database name: String, _ request: SearchRequest) throws -> [SearchHit] {
+        try VectorValidation.checkK(request.k)
         // Read before anything it guards: a write committed meanwhile makes the entry stale.
         let epoch = cacheEpoch
-        let key = epoch.map { _ in
-            QueryCache.Key.search(
-                .init(
-                    database: name, query: query.map(\.bitPattern), k: k,
-                    filter: (filter?.isEmpty ?? true) ? nil : filter, includeValues: includeValues,
-                    includeMetadata: includeMetadata))
-        }
+        let key = epoch.map { _ in QueryCache.Key.search(request.cacheKey(database: name)) }
         if let epoch, let key, case .hits(let hits)? = queryCache?.answer(key, epoch: epoch) { return hits }
         let snapshot = try snapshot(named: name)
-        try VectorValidation.checkValues(query, dimension: snapshot.dimension, what: "query")
-        if snapshot.metric == .cosine, query.allSatisfy({ $0 == 0 }) {
+        try check(request, against: snapshot)
+        guard
+            let hits = snapshot.topK(
+                query: request.query, k: request.k, filter: request.effectiveFilter, deadline: scanDeadline())
+        else { throw scanTimedOut() }
+        let answer = Self.hits(hits, of: request, in: snapshot)
+        if let epoch, let key { queryCache?.keep(.hits(answer), for: key, epoch: epoch) }
+        return answer
+    }
+
+    /// Several searches of one database in one pass over its vectors; each answer is exactly
+    /// what ``search(database:_:)`` gives for that request. The query cache is not consulted.
+    public func search(database name: String, batch requests: [SearchRequest]) throws -> [[SearchHit]] {
+        for request in requests { try VectorValidation.checkK(request.k) }
+        let snapshot = try snapshot(named: name)
+        for request in requests { try check(request, against: snapshot) }
+        guard let results = snapshot.topK(batch: requests, deadline: scanDeadline()) else { throw scanTimedOut() }
+        return zip(results, requests).map { hits, request in Self.hits(hits, of: request, in: snapshot) }
+    }
+
+    /// The number of live vectors whose metadata matches `filter` (nil: all of them).
+    public func count(database name: String, filter: VectorFilter? = nil) throws -> Int {
+        let snapshot = try snapshot(named: name)
+        guard let filter, !filter.matchesEverything else { return snapshot.liveCount }
+        guard let rows = snapshot.matchingRows(filter, deadline: scanDeadline()) else { throw scanTimedOut() }
+        return rows.count
+    }
+
+    /// The query's dimension and, for cosine, that it is not zero.
+    private func check(_ request: SearchRequest, against snapshot: DatabaseSnapshot) throws {
+        try VectorValidation.checkValues(request.query, dimension: snapshot.dimension, what: "query")
+        if snapshot.metric == .cosine, request.query.allSatisfy({ $0 == 0 }) {
             throw VectorStoreError.invalid("query vector is zero; cosine similarity is undefined for it")
         }
+    }
+
+    /// When a scan started now must stop (`database.query_timeout_seconds`; 0: never).
+    func scanDeadline() -> UInt64 {
         let limit = store.pool.queryTimeout
-        let deadline = limit == 0 ? 0 : DispatchTime.now().uptimeNanoseconds &+ limit
-        guard let hits = snapshot.topK(query: query, k: k, filter: filter, deadline: deadline) else {
-            store.pool.hooks.onTimeout?("scan")
-            throw QueryTimeout(kind: "scan", limitSeconds: Double(limit) / 1e9)
-        }
-        let answer = hits.map { hit in
+        return limit == 0 ? 0 : DispatchTime.now().uptimeNanoseconds &+ limit
+    }
+
+    /// The error of a scan stopped at its deadline (counted).
+    func scanTimedOut() -> QueryTimeout {
+        store.pool.hooks.onTimeout?("scan")
+        return QueryTimeout(kind: "scan", limitSeconds: Double(store.pool.queryTimeout) / 1e9)
+    }
+
+    /// The answer of one search: the hits within its score threshold, with what it asked for.
+    private static func hits(
+        _ hits: [(score: Float, row: Int32)], of request: SearchRequest, in snapshot: DatabaseSnapshot
+    ) -> [SearchHit] {
+        let higherIsBetter = snapshot.metric != .euclidean
+        var answer: [SearchHit] = []
+        answer.reserveCapacity(hits.count)
+        for hit in hits {
+            // Best first: past the threshold, every later hit is too.
+            if let threshold = request.scoreThreshold, higherIsBetter ? hit.score < threshold : hit.score > threshold {
+                break
+            }
             let row = Int(hit.row)
-            return SearchHit(
-                id: snapshot.id(row), score: hit.score, values: includeValues ? snapshot.values(row) : nil,
-                metadata: includeMetadata ? (snapshot.metadata(row) ?? [:]) : nil)
+            answer.append(
+                SearchHit(
+                    id: snapshot.id(row), score: hit.score, values: request.includeValues ? snapshot.values(row) : nil,
+                    metadata: request.includeMetadata ? (snapshot.metadata(row) ?? [:]) : nil))
         }
-        if let epoch, let key { queryCache?.keep(.hits(answer), for: key, epoch: epoch) }
         return answer
     }
 }

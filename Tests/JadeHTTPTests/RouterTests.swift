@@ -1,5 +1,6 @@
 import JadeCore
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import JadeHTTP
@@ -58,5 +59,35 @@ import Testing
         #expect(CIDR("nonsense") == nil)
         #expect(IPAddress("192.168.0.1")!.description == "192.168.0.1")
         #expect(IPAddress("2001:db8::1")!.description == "2001:db8::1")
+    }
+}
+
+/// A literal segment and a parameter at the same place: the literal first, then the parameter.
+@Suite struct RouterLiteralAndParameterTests {
+    @Test func aLiteralRouteDoesNotHideAParameterRouteOfAnotherMethod() {
+        let router = Router()
+        router.add(.GET, "/d/{name}/vectors/{id}") { _ in .now(.noContent) }
+        router.add(.DELETE, "/d/{name}/vectors/{id}") { _ in .now(.noContent) }
+        router.add(.POST, "/d/{name}/vectors/get") { _ in .now(.noContent) }
+        func template(_ method: HTTPMethod, _ path: Substring) -> String? {
+            if case .found(let route, _) = router.match(method, path) { return route.template }
+            return nil
+        }
+        #expect(template(.POST, "/d/x/vectors/get") == "/d/{name}/vectors/get")
+        #expect(template(.GET, "/d/x/vectors/get") == "/d/{name}/vectors/{id}")
+        if case .found(_, let parameters) = router.match(.GET, "/d/x/vectors/get") {
+            #expect(parameters == ["name": "x", "id": "get"])
+        }
+        #expect(template(.HEAD, "/d/x/vectors/get") == "/d/{name}/vectors/{id}")
+        guard case .methodNotAllowed(let allowed) = router.match(.PUT, "/d/x/vectors/get") else {
+            Issue.record("PUT was not 405")
+            return
+        }
+        // Allow names the methods of the literal path, as the API document lists them.
+        #expect(allowed.map(\.rawValue) == ["POST"])
+        guard case .notFound = router.match(.GET, "/d/x/vectors/get/more") else {
+            Issue.record("a longer path matched")
+            return
+        }
     }
 }

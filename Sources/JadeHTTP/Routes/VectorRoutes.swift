@@ -91,6 +91,7 @@ public struct VectorRoutes: Sendable {
         ) { r in
             r.blocking { try search(r) }
         }
+        registerQueries(on: router)
         router.add(.GET, "/v1/databases/{name}/acl", .database(.databaseAdmin, parameter: "name")) { r in
             r.blocking {
                 let name = try database(r).name
@@ -125,7 +126,24 @@ public struct VectorRoutes: Sendable {
 
     func create(_ r: RequestContext) throws -> HTTPResponse {
         let body = try JSONBody(r)
-        try body.allowOnly(["name", "dimension", "metric"])
+        try body.allowOnly(["name", "dimension", "metric", "index"])
+        switch body.fields["index"] {
+        case nil, .null?: break
+        case .object(let index)?:
+            if let unknown = index.keys.sorted().first(where: { $0 != "type" }) {
+                throw APIError.invalid("Unknown field \"index.\(unknown)\" of a flat index.")
+            }
+            switch index["type"] {
+            case .string("flat")?: break
+            case .string("hnsw")?:
+                throw APIError(
+                    .unprocessableEntity, "validation_failed",
+                    "This server does not build HNSW indexes yet: create the database with {\"type\": \"flat\"} (exact search)."
+                )
+            default: throw APIError.invalid("\"index.type\" must be \"flat\" or \"hnsw\".")
+            }
+        default: throw APIError.invalid("\"index\" must be an object such as {\"type\": \"flat\"}.")
+        }
         let name = try body.requiredString("name", maxBytes: 64)
         guard let dimension = try body.int("dimension") else { throw APIError.invalid("\"dimension\" is required.") }
         let metricName = try body.string("metric", maxBytes: 16) ?? "cosine"
@@ -178,23 +196,8 @@ public struct VectorRoutes: Sendable {
 
     func search(_ r: RequestContext) throws -> HTTPResponse {
         let info = try database(r)
-        let body = try JSONBody(r)
-        try body.allowOnly(["vector", "k", "filter", "include_values", "include_metadata"])
-        let query = try Self.floats(body.fields["vector"], what: "vector")
-        if query.count != info.dimension {
-            throw APIError(
-                .badRequest, "dimension_mismatch",
-                "The query has \(query.count) values; the database's dimension is \(info.dimension).")
-        }
-        if info.metric == .cosine { try Self.checkCosineNorm(query, what: "vector") }
-        let k = try body.int("k") ?? 10
-        var filter: Metadata?
-        if let value = body.fields["filter"], value != .null { filter = try Self.metadata(value, what: "filter") }
-        let includeValues = try body.bool("include_values") ?? false
-        let includeMetadata = try body.bool("include_metadata") ?? false
-        let hits = try vectors.search(
-            database: info.name, query: query, k: k, filter: filter, includeValues: includeValues,
-            includeMetadata: includeMetadata)
+        let request = try Self.searchRequest(JSONBody(r), info: info)
+        let hits = try vectors.search(database: info.name, request)
         return HTTPResponse(body: try Self.render(hits, limit: maxResponseBytes))
     }
 
@@ -204,7 +207,15 @@ public struct VectorRoutes: Sendable {
     /// costs at most `limit` bytes of memory.
     static func render(_ hits: [SearchHit], limit: Int) throws -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.writeStaticString("{\"results\":[")
+        buffer.writeStaticString("{\"results\":")
+        try renderHits(hits, into: &buffer, limit: limit)
+        buffer.writeStaticString("}")
+        return buffer
+    }
+
+    /// `[{"id", "metadata"?, "score", "values"?}, ...]`, given up with 422 past `limit` bytes.
+    static func renderHits(_ hits: [SearchHit], into buffer: inout ByteBuffer, limit: Int) throws {
+        buffer.writeStaticString("[")
         for (i, hit) in hits.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
             buffer.writeStaticString("{\"id\":")
@@ -228,8 +239,7 @@ public struct VectorRoutes: Sendable {
                 throw APIError.responseTooLarge(bytes: buffer.readableBytes, limit: limit)
             }
         }
-        buffer.writeStaticString("]}")
-        return buffer
+        buffer.writeStaticString("]")
     }
 
     /// Largest accepted |value|: 4096 × (1e15)² stays far below float32's maximum.
@@ -299,6 +309,10 @@ public struct VectorRoutes: Sendable {
         .object([
             "name": .string(i.name), "dimension": .int(i.dimension), "metric": .string(i.metric.rawValue),
             "vector_count": .int(i.vectorCount), "created_at": .string(i.createdAt),
+            // Exact search over every vector: always built, covering every vector.
+            "index": .object([
+                "type": .string("flat"), "indexed_vectors": .int(i.vectorCount), "state": .string("ready"),
+            ]),
         ])
     }
 }

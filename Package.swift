@@ -17,6 +17,8 @@ let package = Package(
     targets: [
         // C shims: shared-memory layout and atomics, posix_spawn with fd mapping, prctl, sockets.
         .target(name: "CJadeShm"),
+        // Blocked AVX2/FMA scoring for batch search, chosen at run time.
+        .target(name: "CJadeKernels"),
         // libsystemd (sd_notify, sd_listen_fds, sd_watchdog_enabled).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // libargon2 (Argon2id password hashing).
@@ -35,7 +37,9 @@ let package = Package(
         ),
         .target(
             name: "JadeVectors",
-            dependencies: ["JadeCore", "JadeConfig", "JadeStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "JadeCore", "JadeConfig", "JadeStore", "CJadeKernels", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "JadeAuth",

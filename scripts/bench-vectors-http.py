@@ -2,10 +2,13 @@
 """Vector ingest and search over HTTP against a running JadeVectorDB (127.0.0.1 only).
 
 Usage: scripts/bench-vectors-http.py PORT ADMIN_PASSWORD [N=100000] [DIM=128] [BATCH=500] [QUERIES=1000]
+       [SEARCH_BATCH=100]
 
 Creates databases bench_cos (cosine) and bench_l2 (euclidean), loads N seeded random vectors in
 batches of BATCH with 2 client threads (keep-alive), then runs QUERIES top-10 searches with 2
-threads, and prints vectors/s and queries/s. Bounded: N/BATCH batch requests, QUERIES searches.
+threads, one per request, then the same QUERIES as batch searches of SEARCH_BATCH
+(POST .../search/batch), and prints vectors/s and queries/s of each, checking that the batches
+answer what the single searches did. Bounded: N/BATCH batch requests, 2 x QUERIES searches.
 """
 import http.client, json, random, sys, threading, time
 
@@ -14,6 +17,7 @@ N = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
 DIM = int(sys.argv[4]) if len(sys.argv) > 4 else 128
 BATCH = int(sys.argv[5]) if len(sys.argv) > 5 else 500
 QUERIES = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
+SEARCH_BATCH = int(sys.argv[7]) if len(sys.argv) > 7 else 100
 
 def call(conn, method, path, body=None, token=None):
     headers = {"Content-Type": "application/json"}
@@ -58,11 +62,31 @@ for name in ("bench_cos", "bench_l2"):
     print(f"ingest {name}: {N / elapsed:,.0f} vectors/s ({len(batches)} batches of {BATCH}, {elapsed:.1f} s, errors {errors[:3]})")
 
 queries = [json.dumps({"vector": [rng.uniform(-1, 1) for _ in range(DIM)], "k": 10}).encode() for _ in range(QUERIES)]
-def search(conn, body, name):
-    conn.request("POST", f"/v1/databases/{name}/search", body=body,
+answers = {}
+def search(conn, body, name, path="search"):
+    conn.request("POST", f"/v1/databases/{name}/{path}", body=body,
                  headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-    r = conn.getresponse(); r.read(); return r.status
+    r = conn.getresponse(); data = r.read()
+    if r.status == 200: answers[(name, path, body)] = data
+    return r.status
+batches_of_queries = []
+for first in range(0, QUERIES, SEARCH_BATCH):
+    group = [json.loads(q) for q in queries[first:first + SEARCH_BATCH]]
+    batches_of_queries.append(json.dumps({"searches": group}).encode())
 for name in ("bench_cos", "bench_l2"):
     run(lambda conn, body: search(conn, body, name), queries[:20])  # warm the workers' mappings
     elapsed, errors = run(lambda conn, body: search(conn, body, name), queries)
-    print(f"search {name}: {QUERIES / elapsed:,.1f} queries/s over HTTP (top-10, {elapsed:.1f} s, errors {errors[:3]})")
+    single = QUERIES / elapsed
+    print(f"search {name}: {single:,.1f} queries/s over HTTP (top-10, {elapsed:.1f} s, errors {errors[:3]})")
+    elapsed, errors = run(lambda conn, body: search(conn, body, name, "search/batch"), batches_of_queries)
+    batched = QUERIES / elapsed
+    print(f"batch search {name}: {batched:,.1f} queries/s over HTTP in batches of {SEARCH_BATCH} "
+          f"({batched / single:.1f}x the single searches; {elapsed:.1f} s, errors {errors[:3]})")
+    # The batches answer exactly what the single searches did.
+    mismatches = 0
+    for b, body in enumerate(batches_of_queries):
+        lists = json.loads(answers[(name, "search/batch", body)])["results"]
+        for i, hits in enumerate(lists):
+            one = json.loads(answers[(name, "search", queries[b * SEARCH_BATCH + i])])["results"]
+            if [h["id"] for h in hits] != [h["id"] for h in one]: mismatches += 1
+    print(f"batch search {name}: {mismatches} of {QUERIES} answers differ from the single search")

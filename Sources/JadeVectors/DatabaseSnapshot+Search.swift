@@ -1,3 +1,4 @@
+import CJadeKernels
 import Dispatch
 
 /// How one metric scores a row; the scan is specialized per metric, so the per-row work has no
@@ -13,7 +14,19 @@ protocol RowScorer {
     static func score(raw: Float) -> Float
     /// The worst raw value whose score can still be as good as `score` (rounding included).
     static func rawBound(score: Float) -> Float
+    /// The block kernel's mode for this metric: 0 dot, 1 cosine, 2 squared euclidean (the
+    /// margins it applies are documented in CJadeKernels.h and argued at `summationSlack`).
+    static var blockMode: Int32 { get }
 }
+
+/// Rounding of a sum of `count` products or squares taken in two different orders: each is
+/// within γ(count+1)·Σ|terms| of the exact sum (u = 2⁻²⁴), so they are within twice that of
+/// each other; (4·count + 8)·u covers it, with 1% to spare. Σ|terms| is at most ‖a‖‖b‖ for a
+/// dot product (the stored inverse norms, each within 2u, give the norms), the sum itself for
+/// squares; a cosine is the dot product times both inverse norms, so its slack is this plus
+/// the rounding of those two multiplications (4u).
+@inline(__always)
+func summationSlack(_ count: Int) -> Float { Float(4 &* count &+ 8) * 0x1p-24 * 1.01 }
 
 /// Dot product.
 enum DotScorer: RowScorer {
@@ -26,6 +39,7 @@ enum DotScorer: RowScorer {
     }
     @inline(__always) static func score(raw: Float) -> Float { raw }
     @inline(__always) static func rawBound(score: Float) -> Float { score }
+    static var blockMode: Int32 { 0 }
 }
 
 /// Cosine similarity from the stored inverse norms (0 for a zero vector), clamped to [-1, 1].
@@ -40,6 +54,7 @@ enum CosineScorer: RowScorer {
     }
     @inline(__always) static func score(raw: Float) -> Float { raw }
     @inline(__always) static func rawBound(score: Float) -> Float { score }
+    static var blockMode: Int32 { 1 }
 }
 
 /// Euclidean distance; rows are compared on the squared distance, and the square root is taken
@@ -59,7 +74,11 @@ enum EuclideanScorer: RowScorer {
         let up = Double(score) + Double(score.ulp)
         return Float(up * up).nextUp
     }
+    static var blockMode: Int32 { 2 }
 }
+
+/// Whether the blocked AVX2/FMA kernel can run here (checked once).
+let blockKernelAvailable = jade_kernels_avx2_fma() != 0
 
 extension DatabaseSnapshot {
     /// Exact top-k over the live rows, best first: one pass over the mapped segment, a SIMD
@@ -153,6 +172,13 @@ extension DatabaseSnapshot {
     /// its searches one by one. Each search keeps its own heap, threshold and filter, and the
     /// rows are visited in the same order as by `topK`, so every answer is exactly the single
     /// search's. nil when the scan passed `deadline` (as `topK`).
+    ///
+    /// Where the CPU has AVX2 and FMA, a block of 64 rows is first scored against every query
+    /// by a blocked kernel (4 rows x 2 queries per step, CJadeKernels), whose sums differ from
+    /// the search's own kernel in their last bits. A pair is dismissed on that estimate only
+    /// when even its margin (`summationSlack`) cannot reach the search's threshold; every other
+    /// pair is scored again with the search's own kernel, which alone decides. So the answers
+    /// stay exactly the single searches' while most pairs cost a fraction of a kernel call.
     func topK(batch searches: [SearchRequest], deadline: UInt64 = 0) -> [[(score: Float, row: Int32)]]? {
         switch metric {
         case .dot: return topK(DotScorer.self, batch: searches, deadline: deadline)
@@ -188,10 +214,39 @@ extension DatabaseSnapshot {
         packed.reserveCapacity(count * dimension)
         for search in searches { packed.append(contentsOf: search.query) }
         var timedOut = false
+        let blocks = blockKernelAvailable && count >= 2
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blocks ? 64 * count : 1)
+        let candidates = UnsafeMutablePointer<Int32>.allocate(capacity: blocks ? 64 * count : 1)
+        defer {
+            scores.deallocate()
+            candidates.deallocate()
+        }
+        let slack = summationSlack(dimension)
 
         packed.withUnsafeBytes { queries in
             let q0 = queries.baseAddress!
             live.withUnsafeBufferPointer { live in
+                /// Row `r` against search `s` exactly as `topK` scores it: the only decision.
+                @inline(__always) func consider(_ r: Int, _ s: Int, _ chunk: RowChunk) {
+                    let raw = S.raw(
+                        base + r &* stride, q0 + s &* stride, count: dimension,
+                        inverseNorm: chunk.inverseNorms[r & RowChunk.mask], inverseQueryNorm: inverseQueryNorms[s])
+                    if full[s] {
+                        guard S.higherIsBetter ? raw >= rawThresholds[s] : raw <= rawThresholds[s] else { return }
+                    }
+                    var score = S.score(raw: raw)
+                    if score.isNaN { score = worstPossible }
+                    if full[s] {
+                        guard S.higherIsBetter ? score >= thresholds[s] : score <= thresholds[s] else { return }
+                    }
+                    if let filter = filters[s], !filter.matches(chunk.metadata[r & RowChunk.mask]) { return }
+                    heaps[s].insert(score, Int32(truncatingIfNeeded: r))
+                    if heaps[s].isFull {
+                        full[s] = true
+                        thresholds[s] = heaps[s].worstScore
+                        rawThresholds[s] = S.rawBound(score: thresholds[s])
+                    }
+                }
                 for (c, chunk) in chunks.enumerated() {
                     if deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline {
                         timedOut = true
@@ -200,40 +255,31 @@ extension DatabaseSnapshot {
                     let firstWord = c << (RowChunk.shift - 6)
                     let endWord = min(firstWord + RowChunk.capacity / 64, (rowCount + 63) >> 6)
                     guard firstWord < endWord else { break }
-                    let inverseNorms = chunk.inverseNorms
                     for w in firstWord..<endWord {
                         var bits = live[w]
-                        while bits != 0 {
-                            let r = w << 6 | bits.trailingZeroBitCount
-                            bits &= bits &- 1
-                            let row = base + r &* stride
-                            let inverseNorm = inverseNorms[r & RowChunk.mask]
-                            for s in 0..<count {
-                                let raw = S.raw(
-                                    row, q0 + s &* stride, count: dimension, inverseNorm: inverseNorm,
-                                    inverseQueryNorm: inverseQueryNorms[s])
-                                if full[s] {
-                                    guard S.higherIsBetter ? raw >= rawThresholds[s] : raw <= rawThresholds[s] else {
-                                        continue
-                                    }
-                                }
-                                var score = S.score(raw: raw)
-                                if score.isNaN { score = worstPossible }
-                                if full[s] {
-                                    guard S.higherIsBetter ? score >= thresholds[s] : score <= thresholds[s] else {
-                                        continue
-                                    }
-                                }
-                                if let filter = filters[s], !filter.matches(chunk.metadata[r & RowChunk.mask]) {
-                                    continue
-                                }
-                                heaps[s].insert(score, Int32(truncatingIfNeeded: r))
-                                if heaps[s].isFull {
-                                    full[s] = true
-                                    thresholds[s] = heaps[s].worstScore
-                                    rawThresholds[s] = S.rawBound(score: thresholds[s])
-                                }
+                        let first = w << 6
+                        // Sparse words go row by row: the block kernel would score the dead rows too.
+                        if blocks && bits.nonzeroBitCount >= 16 {
+                            // Thresholds only tighten while the block is decided, so pairs kept
+                            // against the thresholds of its start include every pair that
+                            // `consider` would take; they come back in row, then search, order.
+                            let found = jade_kernels_block_candidates(
+                                (base + first &* stride).assumingMemoryBound(to: Float.self), dimension,
+                                min(64, rowCount - first), q0.assumingMemoryBound(to: Float.self), count, dimension,
+                                S.blockMode, chunk.inverseNorms + (first & RowChunk.mask), inverseQueryNorms,
+                                rawThresholds, S.higherIsBetter ? 1 : 0, slack, scores, candidates)
+                            for i in 0..<found {
+                                let pair = Int(candidates[i])
+                                let offset = pair / count
+                                guard bits & (1 << UInt64(offset)) != 0 else { continue }
+                                consider(first + offset, pair - offset * count, chunk)
                             }
+                            continue
+                        }
+                        while bits != 0 {
+                            let r = first | bits.trailingZeroBitCount
+                            bits &= bits &- 1
+                            for s in 0..<count { consider(r, s, chunk) }
                         }
                     }
                 }

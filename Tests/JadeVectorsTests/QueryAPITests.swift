@@ -154,3 +154,28 @@ import Testing
         #expect(try f.vectors.count(database: "d") == 0)
     }
 }
+
+/// Batch search against single search on every metric, with dimensions that do and do not fill
+/// the kernels' eight lanes, ties (repeated vectors) and dead rows: identical answers, whichever
+/// kernel scored the block (the blocked AVX2 one where the CPU has it).
+@Suite struct BatchSearchExactnessTests {
+    @Test(arguments: [VectorMetric.cosine, .dot, .euclidean], [16, 13])
+    func batchEqualsSingle(metric: VectorMetric, dimension: Int) throws {
+        let f = try VectorStoreFixture()
+        try f.vectors.createDatabase(name: "d", dimension: dimension, metric: metric)
+        var rng = SeededRandom(seed: UInt64(dimension))
+        var records = (0..<3000).map { VectorRecord(id: "v\($0)", values: rng.floats(dimension)) }
+        // Ties: the same values under other ids.
+        for i in 0..<50 { records.append(VectorRecord(id: "dup\(i)", values: records[i].values)) }
+        try f.vectors.upsert(database: "d", vectors: records)
+        // Dead rows, some of them in otherwise dense words.
+        _ = try f.vectors.delete(database: "d", ids: (0..<3000).filter { $0 % 7 == 0 }.map { "v\($0)" })
+        let requests = (0..<40).map { i in
+            SearchRequest(query: i % 10 == 0 ? records[i].values : rng.floats(dimension), k: [1, 5, 10, 100][i % 4])
+        }
+        let batch = try f.vectors.search(database: "d", batch: requests)
+        for (i, request) in requests.enumerated() {
+            #expect(batch[i] == (try f.vectors.search(database: "d", request)), "search \(i)")
+        }
+    }
+}

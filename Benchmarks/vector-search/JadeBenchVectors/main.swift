@@ -10,6 +10,10 @@
 //                                                         values intact, search finds the last vector
 //   jade-bench-vectors churn  --store DIR                 delete a third of "l2" one by one (times
 //                                                         the automatic compaction)
+//   jade-bench-vectors batch  --data DIR --store DIR --k K --size B --rounds R
+//                                                         queries.f32 one at a time, then in batches
+//                                                         of B (search/batch), per database: ms per
+//                                                         query of each, and whether every answer agrees
 //
 // DIR holds base.f32 and queries.f32 (raw little-endian float32 rows) and meta.json
 // ({"n", "dim", "queries"}), written by bench.py. Each mode is meant to run in its own process:
@@ -161,6 +165,39 @@ do {
         report["memory_mib"] = memory()
         report["mapped_mib"] = Double(try store.stats().mappedBytes) / 1_048_576
         try writeJSON(report, to: option("out"))
+
+    case "batch":
+        let data = option("data")
+        let dim = meta(data)["dim"]!
+        let k = Int(options["k"] ?? "10")!
+        let size = Int(options["size"] ?? "100")!
+        let rounds = Int(options["rounds"] ?? "3")!
+        let queries = readMatrix(data + "/queries.f32", dim: dim)
+        let store = try openStore(option("store"))
+        for name in ["cos", "l2"] {
+            for q in queries.prefix(20) { _ = try store.search(database: name, query: q, k: k) }
+            var single = Double.infinity
+            var batched = Double.infinity
+            var differ = 0
+            for _ in 0..<rounds {
+                var start = now()
+                let one = try queries.map { try store.search(database: name, SearchRequest(query: $0, k: k)) }
+                single = min(single, now() - start)
+                start = now()
+                var many: [[SearchHit]] = []
+                for first in stride(from: 0, to: queries.count, by: size) {
+                    let group = queries[first..<min(first + size, queries.count)].map { SearchRequest(query: $0, k: k) }
+                    many += try store.search(database: name, batch: group)
+                }
+                batched = min(batched, now() - start)
+                differ = zip(one, many).filter { $0 != $1 }.count
+            }
+            let n = Double(queries.count)
+            print(
+                String(
+                    format: "%@: single %.3f ms/query, batches of %d %.3f ms/query (%.1fx); %d of %d answers differ",
+                    name, single / n * 1000, size, batched / n * 1000, single / batched, differ, queries.count))
+        }
 
     case "memory":
         let store = try openStore(option("store"))

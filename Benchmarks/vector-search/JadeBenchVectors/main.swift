@@ -10,6 +10,9 @@
 //                                                         values intact, search finds the last vector
 //   jade-bench-vectors churn  --store DIR                 delete a third of "l2" one by one (times
 //                                                         the automatic compaction)
+//   jade-bench-vectors ann    --work DIR --n N --dim D --queries Q --m M --ef-construction E --efs 16,32
+//                                                         HNSWGraph on DIR/base.f32 (L2), recall@10 against
+//                                                         DIR/truth.i32 per ef; JSON on stdout (ann.py)
 //   jade-bench-vectors batch  --data DIR --store DIR --k K --size B --rounds R
 //                                                         queries.f32 one at a time, then in batches
 //                                                         of B (search/batch), per database: ms per
@@ -165,6 +168,43 @@ do {
         report["memory_mib"] = memory()
         report["mapped_mib"] = Double(try store.stats().mappedBytes) / 1_048_576
         try writeJSON(report, to: option("out"))
+
+    case "ann":
+        let work = option("work")
+        let n = Int(option("n"))!
+        let dim = Int(option("dim"))!
+        let queryCount = Int(option("queries"))!
+        let base = readMatrix(work + "/base.f32", dim: dim)
+        let queries = readMatrix(work + "/queries.f32", dim: dim)
+        guard base.count == n, queries.count == queryCount,
+            let truthData = FileManager.default.contents(atPath: work + "/truth.i32")
+        else { fail("work directory does not hold \(n) vectors, \(queryCount) queries and truth.i32") }
+        let truth = truthData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+        let before = memory()["VmRSS"] ?? 0
+        let graph = HNSWGraph(
+            dimension: dim, distance: .squaredEuclidean, m: Int(option("m"))!,
+            efConstruction: Int(option("ef-construction"))!)
+        var start = now()
+        for vector in base { graph.add(vector) }
+        let built = now() - start
+        let grown = (memory()["VmRSS"] ?? 0) - before
+        var points: [[Double]] = []
+        for ef in option("efs").split(separator: ",").map({ Int($0)! }) {
+            start = now()
+            let answers = queries.map { graph.search($0, k: 10, ef: ef).map(\.node) }
+            let perQuery = (now() - start) / Double(queries.count)
+            var hits = 0
+            for (i, answer) in answers.enumerated() {
+                let found = Set(answer)
+                hits += (0..<10).filter { found.contains(truth[i * 10 + $0]) }.count
+            }
+            points.append([Double(ef), Double(hits) / Double(queries.count * 10), perQuery * 1000])
+        }
+        try writeJSON(
+            [
+                "build_vps": Double(n) / built, "rss_growth_mib": grown,
+                "index_mib": Double(graph.memoryBytes) / 1_048_576, "points": points,
+            ], to: "/dev/stdout")
 
     case "batch":
         let data = option("data")

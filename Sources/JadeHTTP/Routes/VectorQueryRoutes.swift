@@ -198,28 +198,7 @@ extension VectorRoutes {
 
     /// `[{"id", "metadata"?, "values"?}, ...]`, given up with 422 past `limit` bytes.
     static func renderEntries(_ entries: [VectorEntry], into buffer: inout ByteBuffer, limit: Int) throws {
-        buffer.writeStaticString("[")
-        for (i, entry) in entries.enumerated() {
-            if i > 0 { buffer.writeStaticString(",") }
-            buffer.writeStaticString("{\"id\":")
-            JSON.writeString(entry.id, to: &buffer)
-            if let metadata = entry.metadata {
-                buffer.writeStaticString(",\"metadata\":")
-                Self.metadata(metadata).write(to: &buffer)
-            }
-            if let values = entry.values {
-                buffer.writeStaticString(",\"values\":[")
-                for (j, value) in values.enumerated() {
-                    if j > 0 { buffer.writeStaticString(",") }
-                    JSON.float(value).write(to: &buffer)
-                }
-                buffer.writeStaticString("]")
-            }
-            buffer.writeStaticString("}")
-            if buffer.readableBytes > limit {
-                throw APIError.responseTooLarge(bytes: buffer.readableBytes, limit: limit)
-            }
-        }
-        buffer.writeStaticString("]")
+        try renderVectors(
+            entries, into: &buffer, limit: limit, id: \.id, metadata: \.metadata, score: { _ in nil }, values: \.values)
     }
 }

@@ -215,18 +215,31 @@ public struct VectorRoutes: Sendable {
 
     /// `[{"id", "metadata"?, "score", "values"?}, ...]`, given up with 422 past `limit` bytes.
     static func renderHits(_ hits: [SearchHit], into buffer: inout ByteBuffer, limit: Int) throws {
+        try renderVectors(
+            hits, into: &buffer, limit: limit, id: \.id, metadata: \.metadata, score: \.score, values: \.values)
+    }
+
+    /// A JSON list of vector objects (keys sorted, as `JSON` writes them), written item by item
+    /// without building a JSON tree, and given up with 422 `response_too_large` once the body
+    /// passes `limit` bytes: an answer too large to send costs at most `limit` bytes of memory.
+    static func renderVectors<T>(
+        _ items: [T], into buffer: inout ByteBuffer, limit: Int, id: (T) -> String, metadata: (T) -> Metadata?,
+        score: (T) -> Float?, values: (T) -> [Float]?
+    ) throws {
         buffer.writeStaticString("[")
-        for (i, hit) in hits.enumerated() {
+        for (i, item) in items.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
             buffer.writeStaticString("{\"id\":")
-            JSON.writeString(hit.id, to: &buffer)
-            if let metadata = hit.metadata {
+            JSON.writeString(id(item), to: &buffer)
+            if let metadata = metadata(item) {
                 buffer.writeStaticString(",\"metadata\":")
                 Self.metadata(metadata).write(to: &buffer)
             }
-            buffer.writeStaticString(",\"score\":")
-            JSON.float(hit.score).write(to: &buffer)
-            if let values = hit.values {
+            if let score = score(item) {
+                buffer.writeStaticString(",\"score\":")
+                JSON.float(score).write(to: &buffer)
+            }
+            if let values = values(item) {
                 buffer.writeStaticString(",\"values\":[")
                 for (j, value) in values.enumerated() {
                     if j > 0 { buffer.writeStaticString(",") }

@@ -27,19 +27,10 @@ import Testing
         let pool = NIOThreadPool(numberOfThreads: 1)
 
         init(environment: [String: String] = [:]) throws {
-            let configDir = directory + "/config"
-            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
-            try "{}".write(toFile: configDir + "/development.json", atomically: true, encoding: .utf8)
-            var env = ["JADEVECTORDB_CONFIG_DIR": configDir, "JADEVECTORDB_DATA_DIR": directory + "/data"]
-            for (k, v) in environment { env[k] = v }
-            let config = JadeConfiguration(try ConfigLoader.load(environment: env))
-            try DataDirectory.prepare(config.database.dataDirectory)
-            store = try Store.open(config.database, readerCount: 2)
-            try store.migrate(Schema(Schema.foundation, AuthSchema.migrations))
-            let segment = try SharedSegment.create(rateLimitCapacity: 1024)
-            auth = AuthServices(
-                pool: store.pool, settings: AuthSettings(config), epochs: SharedEpochs(segment),
-                logger: Logger(label: "test"))
+            let base = try AuthWorkerFixture(directory: directory, environment: environment)
+            let (config, segment) = (base.config, base.segment)
+            store = base.store
+            auth = base.auth
             let requestGuard = RequestGuard(
                 config: config, segment: segment, ipBlocks: auth.ipBlocks, logger: Logger(label: "guard"))
             pool.start()

@@ -288,20 +288,18 @@ extension DatabaseSnapshot {
         return timedOut ? nil : heaps.map { $0.sorted() }
     }
 
-    /// The live rows whose metadata matches `filter` (nil: every live row), in row order.
-    func matchingRows(_ filter: VectorFilter?, deadline: UInt64 = 0) -> [Int]? {
-        var rows: [Int] = []
+    /// How many live rows have metadata matching `filter`; nil when the scan passed `deadline`.
+    func matchingCount(_ filter: VectorFilter, deadline: UInt64 = 0) -> Int? {
+        var count = 0
         for w in 0..<live.count {
             if w & 63 == 0 && deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline { return nil }
             var bits = live[w]
             while bits != 0 {
                 let r = w << 6 | bits.trailingZeroBitCount
                 bits &= bits &- 1
-                if r >= rowCount { break }
-                if let filter, !filter.matches(metadata(r)) { continue }
-                rows.append(r)
+                if r < rowCount && filter.matches(metadata(r)) { count += 1 }
             }
         }
-        return rows
+        return count
     }
 }

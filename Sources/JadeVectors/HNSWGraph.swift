@@ -42,8 +42,6 @@ public final class HNSWGraph {
     /// Visited marks stamped by search generation (no clearing between searches).
     private var visited: UnsafeMutablePointer<UInt32>
     private var visitStamp: UInt32 = 0
-    /// Distance computations of the last search (`ef` is the knob; this is the cost).
-    public private(set) var lastVisits = 0
 
     public init(dimension: Int, distance: Distance, m: Int = 16, efConstruction: Int = 200, seed: UInt64 = 100) {
         precondition(dimension > 0 && m >= 2 && efConstruction >= 1)
@@ -257,13 +255,11 @@ public final class HNSWGraph {
             results.push(d, e)
         }
         while results.count > ef { results.pop() }
-        var visits = entries.count
         while let (d, c) = candidates.pop() {
             if results.count >= ef && d > results.top.0 { break }
             withLinks(c, layer: layer) { links in
                 for n in links where visited[Int(n)] != stamp {
                     visited[Int(n)] = stamp
-                    visits += 1
                     let dn = distance(query, n)
                     if results.count < ef || dn < results.top.0 {
                         candidates.push(dn, n)
@@ -273,7 +269,6 @@ public final class HNSWGraph {
                 }
             }
         }
-        lastVisits += visits
         return results.sortedAscending()
     }
 
@@ -282,7 +277,6 @@ public final class HNSWGraph {
     public func search(_ query: [Float], k: Int, ef: Int) -> [(distance: Float, node: Int32)] {
         precondition(query.count == dimension)
         guard entryPoint >= 0 else { return [] }
-        lastVisits = 0
         return query.withUnsafeBufferPointer { buffer in
             let q = buffer.baseAddress!
             var nearest = entryPoint

@@ -88,7 +88,9 @@ extension VectorStore {
             var last = after
             next = nil
             while true {
-                let batch = min(limit - found.count + 1, 512)
+                // Without a filter every row is returned, so the page needs one row more than
+                // it has to know whether another page follows; with one, full batches.
+                let batch = filter == nil ? min(limit - found.count + 1, 512) : 512
                 let rows = try Row.fetchAll(page, arguments: [cat.id, last, batch])
                 for row in rows {
                     let id: String = row[0]

@@ -53,8 +53,8 @@ extension VectorStore {
     public func count(database name: String, filter: VectorFilter? = nil) throws -> Int {
         let snapshot = try snapshot(named: name)
         guard let filter, !filter.matchesEverything else { return snapshot.liveCount }
-        guard let rows = snapshot.matchingRows(filter, deadline: scanDeadline()) else { throw scanTimedOut() }
-        return rows.count
+        guard let count = snapshot.matchingCount(filter, deadline: scanDeadline()) else { throw scanTimedOut() }
+        return count
     }
 
     /// The query's dimension and, for cosine, that it is not zero.

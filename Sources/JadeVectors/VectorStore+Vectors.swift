@@ -84,42 +84,10 @@ extension VectorStore {
     }
 
     private func getUncached(database name: String, id: String) throws -> VectorRecord? {
-        guard (try? VectorValidation.checkID(id)) != nil else {
-            guard try self.database(named: name) != nil else { throw VectorStoreError.notFound("database \(name)") }
-            return nil
+        // An id that could not be stored is simply not there (the database must still exist).
+        try get(database: name, ids: [id], includeValues: true, includeMetadata: true).first.map {
+            VectorRecord(id: $0.id, values: $0.values ?? [], metadata: $0.metadata ?? [:])
         }
-        // A compaction elsewhere may unlink the generation just read: read again.
-        for _ in 0..<5 {
-            let found = try read { db -> (CatalogueRow, Int, String?)? in
-                guard let cat = try CatalogueRow.fetch(db, name: name) else {
-                    throw VectorStoreError.notFound("database \(name)")
-                }
-                guard
-                    let row = try Row.fetchOne(
-                        db, sql: "SELECT row, metadata FROM vectors WHERE database_id = ? AND id = ?",
-                        arguments: [cat.id, id])
-                else { return nil }
-                return (cat, row[0], row[1])
-            }
-            guard let (cat, row, metadataText) = found else { return nil }
-            let values: [Float]
-            do {
-                values = try SegmentFile.readFloats(
-                    segmentPath(cat.id, cat.generation), offset: row * cat.stride, count: cat.dimension)
-            } catch is SegmentFile.Missing {
-                continue
-            }
-            var metadata: Metadata = [:]
-            if let metadataText {
-                do {
-                    metadata = try MetadataJSON.decode(metadataText)
-                } catch {
-                    throw VectorStoreError.storage("database \(name), vector \(id): \(error)")
-                }
-            }
-            return VectorRecord(id: id, values: values, metadata: metadata)
-        }
-        throw VectorStoreError.storage("segment of database \(name) is missing")
     }
 
     /// Deletes one vector (its row becomes a tombstone). Returns false when there was no such

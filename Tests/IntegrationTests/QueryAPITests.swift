@@ -104,6 +104,17 @@ extension Integration {
                 )
                 .status == 200)
             #expect(try api.call("GET", "/v1/databases/q/vectors/get", as: admin).json?["id"] as? String == "get")
+            // `ef` is checked (k to 10000) even though a flat index has nothing to widen.
+            for (ef, status) in [(3, 400), (10, 200), (10_001, 400)] {
+                let reply = try api.call(
+                    "POST", "/v1/databases/q/search", ["vector": Self.vector(1), "k": 10, "ef": ef, "exact": true],
+                    as: admin)
+                #expect(reply.status == status, "ef \(ef)")
+            }
+            #expect(
+                try api.call(
+                    "POST", "/v1/databases", ["name": "f", "dimension": 4, "index": ["type": "flat"]], as: admin
+                ).status == 201)
             // HNSW is part of the API and not built yet: said so, not silently flat.
             #expect(
                 try api.call(

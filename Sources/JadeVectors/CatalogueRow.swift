@@ -12,9 +12,13 @@ struct CatalogueRow {
     var liveCount: Int
     var tombstones: Int
     var version: Int64
+    var index: VectorIndexSettings
+    /// Rows of the current generation covered by the published HNSW graph file (0: none).
+    var indexedRows: Int
 
     static let columns =
-        "id, name, dimension, metric, created_at, generation, committed_rows, live_count, tombstones, version"
+        "id, name, dimension, metric, created_at, generation, committed_rows, live_count, tombstones, version, "
+        + "index_type, index_m, index_ef_construction, indexed_rows"
 
     init(row: Row) throws {
         id = row[0]
@@ -31,6 +35,13 @@ struct CatalogueRow {
         liveCount = row[7]
         tombstones = row[8]
         version = row[9]
+        let indexType: String = row[10]
+        switch indexType {
+        case "flat": index = .flat
+        case "hnsw": index = .hnsw(m: row[11], efConstruction: row[12])
+        default: throw VectorStoreError.storage("database \(name) has an unknown index type \(indexType)")
+        }
+        indexedRows = row[13]
     }
 
     static func fetch(_ db: Database, name: String) throws -> CatalogueRow? {
@@ -45,7 +56,8 @@ struct CatalogueRow {
 
     var info: VectorDatabaseInfo {
         VectorDatabaseInfo(
-            name: name, dimension: dimension, metric: metric, vectorCount: liveCount, createdAt: createdAt)
+            name: name, dimension: dimension, metric: metric, vectorCount: liveCount, createdAt: createdAt,
+            index: index, pendingIndexRows: index == .flat ? 0 : committedRows - indexedRows)
     }
 
     /// Bytes per row in the segment file.

@@ -99,8 +99,13 @@ extension DatabaseSnapshot {
         }
     }
 
+    /// The scan of `topK`, over rows `fromRow...` only, after scoring `seeds` (live rows below
+    /// `fromRow` that match the filter: an HNSW search's candidates) exactly as the scan would.
     @inline(never)
-    private func topK<S: RowScorer>(_: S.Type, query: [Float], k: Int, filter: VectorFilter?, deadline: UInt64)
+    func topK<S: RowScorer>(
+        _: S.Type, query: [Float], k: Int, filter: VectorFilter?, deadline: UInt64, fromRow: Int = 0,
+        seeds: [Int32] = []
+    )
         -> [(score: Float, row: Int32)]?
     {
         guard rowCount > 0, liveCount > 0, let mapping else { return [] }
@@ -125,19 +130,37 @@ extension DatabaseSnapshot {
 
         query.withUnsafeBytes { queryBytes in
             let q = queryBytes.baseAddress!
+            for seed in seeds {
+                let r = Int(seed)
+                let chunk = chunks[r >> RowChunk.shift]
+                var score = S.score(
+                    raw: S.raw(
+                        base + r &* stride, q, count: dimension, inverseNorm: chunk.inverseNorms[r & RowChunk.mask],
+                        inverseQueryNorm: inverseQueryNorm))
+                if score.isNaN { score = worstPossible }
+                heap.insert(score, seed)
+                if heap.isFull {
+                    full = true
+                    threshold = heap.worstScore
+                    rawThreshold = S.rawBound(score: threshold)
+                }
+            }
             live.withUnsafeBufferPointer { live in
                 // A chunk covers 4,096 rows: 64 bitmap words.
-                for (c, chunk) in chunks.enumerated() {
+                for c in (fromRow >> RowChunk.shift)..<chunks.count {
+                    let chunk = chunks[c]
                     if deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline {
                         timedOut = true
                         break
                     }
-                    let firstWord = c << (RowChunk.shift - 6)
-                    let endWord = min(firstWord + RowChunk.capacity / 64, (rowCount + 63) >> 6)
+                    let firstWord = max(c << (RowChunk.shift - 6), fromRow >> 6)
+                    let endWord = min((c + 1) << (RowChunk.shift - 6), (rowCount + 63) >> 6)
                     guard firstWord < endWord else { break }
                     let inverseNorms = chunk.inverseNorms
                     for w in firstWord..<endWord {
                         var bits = live[w]
+                        // The first word of a partial scan: only rows from `fromRow` on.
+                        if w == fromRow >> 6 { bits &= ~UInt64(0) << UInt64(fromRow & 63) }
                         while bits != 0 {
                             let r = w << 6 | bits.trailingZeroBitCount
                             bits &= bits &- 1

@@ -20,12 +20,34 @@ struct DatabaseSnapshot: @unchecked Sendable {
     private(set) var live: [UInt64]
     /// Covers at least `rowCount` rows when `rowCount > 0`.
     var mapping: SegmentMapping?
+    let index: VectorIndexSettings
+    /// Rows `0..<indexedRows` are covered by the published HNSW graph (the catalogue's word).
+    private(set) var indexedRows: Int
+    /// The mapped graph over rows `0..<graph.header.count`; nil while there is none (or it could
+    /// not be mapped), when searches scan every row exactly. Set by the store after a refresh.
+    var graph: HNSWIndexMapping?
 
     var stride: Int { dimension * 4 }
 
     @inline(__always) func isLive(_ row: Int) -> Bool { live[row >> 6] & (1 << UInt64(row & 63)) != 0 }
     func id(_ row: Int) -> String { chunks[row >> RowChunk.shift].ids[row & RowChunk.mask] }
     func metadata(_ row: Int) -> Metadata? { chunks[row >> RowChunk.shift].metadata[row & RowChunk.mask] }
+    /// Live rows at `range` (bitmap popcount).
+    func liveRows(in range: Range<Int>) -> Int {
+        var count = 0
+        var r = range.lowerBound
+        while r < range.upperBound {
+            if r & 63 == 0 && r + 64 <= range.upperBound {
+                count += live[r >> 6].nonzeroBitCount
+                r += 64
+            } else {
+                if isLive(r) { count += 1 }
+                r += 1
+            }
+        }
+        return count
+    }
+
     func values(_ row: Int) -> [Float] {
         let p = mapping!.base + row * stride
         return (0..<dimension).map { p.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
@@ -55,7 +77,8 @@ struct DatabaseSnapshot: @unchecked Sendable {
         }
         var fresh = DatabaseSnapshot(
             databaseID: cat.id, name: cat.name, dimension: cat.dimension, metric: cat.metric,
-            generation: cat.generation, version: 0, rowCount: 0, liveCount: 0, chunks: [], live: [], mapping: nil)
+            generation: cat.generation, version: 0, rowCount: 0, liveCount: 0, chunks: [], live: [], mapping: nil,
+            index: cat.index, indexedRows: 0, graph: nil)
         try fresh.apply(cat, db: db)
         return .updated(fresh, needsMapping: fresh.rowCount > 0)
     }
@@ -118,5 +141,6 @@ struct DatabaseSnapshot: @unchecked Sendable {
         rowCount = newCount
         liveCount = cat.liveCount
         version = cat.version
+        indexedRows = min(cat.indexedRows, newCount)
     }
 }

@@ -94,4 +94,14 @@ enum DistanceKernels {
         for v in values { s += Double(v) * Double(v) }
         return s.squareRoot()
     }
+
+    /// Euclidean norm of `count` floats at `values` (unaligned), accumulated in double precision.
+    static func norm(_ values: UnsafeRawPointer, count: Int) -> Double {
+        var s = 0.0
+        for i in 0..<count {
+            let v = Double(values.loadUnaligned(fromByteOffset: i &* 4, as: Float.self))
+            s += v * v
+        }
+        return s.squareRoot()
+    }
 }

@@ -29,6 +29,8 @@ public final class QueryCache: Sendable {
         let scoreThreshold: UInt32?
         let includeValues: Bool
         let includeMetadata: Bool
+        let ef: Int?
+        let exact: Bool
     }
 
     enum Answer {

@@ -11,11 +11,17 @@ public struct SearchRequest: Sendable, Hashable {
     public var scoreThreshold: Float?
     public var includeValues: Bool
     public var includeMetadata: Bool
+    /// The breadth of an HNSW search (k to 10,000; nil: `VectorIndexSettings.defaultEf` or k).
+    public var ef: Int?
+    /// A full exact scan whatever the index.
+    public var exact: Bool
 
     public init(
         query: [Float], k: Int, filter: VectorFilter? = nil, scoreThreshold: Float? = nil, includeValues: Bool = false,
-        includeMetadata: Bool = false
+        includeMetadata: Bool = false, ef: Int? = nil, exact: Bool = false
     ) {
+        self.ef = ef
+        self.exact = exact
         self.query = query
         self.k = k
         self.filter = filter
@@ -32,6 +38,7 @@ public struct SearchRequest: Sendable, Hashable {
     func cacheKey(database: String) -> QueryCache.Search {
         QueryCache.Search(
             database: database, query: query.map(\.bitPattern), k: k, filter: effectiveFilter,
-            scoreThreshold: scoreThreshold?.bitPattern, includeValues: includeValues, includeMetadata: includeMetadata)
+            scoreThreshold: scoreThreshold?.bitPattern, includeValues: includeValues, includeMetadata: includeMetadata,
+            ef: ef, exact: exact)
     }
 }

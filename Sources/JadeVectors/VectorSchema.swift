@@ -41,6 +41,16 @@ public enum VectorSchema {
                     ) WITHOUT ROWID;
                     CREATE INDEX vector_tombstones_version ON vector_tombstones(database_id, version);
                     """)
-        }
+        },
+        Migration("v5_vector_indexes", order: 5) { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE vector_databases ADD COLUMN index_type TEXT NOT NULL DEFAULT 'flat'
+                        CHECK (index_type IN ('flat', 'hnsw'));
+                    ALTER TABLE vector_databases ADD COLUMN index_m INTEGER NOT NULL DEFAULT 16;
+                    ALTER TABLE vector_databases ADD COLUMN index_ef_construction INTEGER NOT NULL DEFAULT 200;
+                    ALTER TABLE vector_databases ADD COLUMN indexed_rows INTEGER NOT NULL DEFAULT 0;
+                    """)
+        },
     ]
 }

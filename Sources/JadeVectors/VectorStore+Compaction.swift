@@ -86,6 +86,8 @@ extension VectorStore {
                 cat.liveCount = rows.count
                 cat.tombstones = 0
                 cat.version += 1
+                // Rows moved: the next catch-up builds the new generation's graph from scratch.
+                cat.indexedRows = 0
                 try cat.saveCounters(db)
             } catch {
                 unlink(newPath)

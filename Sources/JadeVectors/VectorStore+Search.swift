@@ -30,10 +30,7 @@ extension VectorStore {
         if let epoch, let key, case .hits(let hits)? = queryCache?.answer(key, epoch: epoch) { return hits }
         let snapshot = try snapshot(named: name)
         try check(request, against: snapshot)
-        guard
-            let hits = snapshot.topK(
-                query: request.query, k: request.k, filter: request.effectiveFilter, deadline: scanDeadline())
-        else { throw scanTimedOut() }
+        guard let hits = topK(request, in: snapshot) else { throw scanTimedOut() }
         let answer = Self.hits(hits, of: request, in: snapshot)
         if let epoch, let key { queryCache?.keep(.hits(answer), for: key, epoch: epoch) }
         return answer
@@ -45,8 +42,42 @@ extension VectorStore {
         for request in requests { try VectorValidation.checkK(request.k) }
         let snapshot = try snapshot(named: name)
         for request in requests { try check(request, against: snapshot) }
-        guard let results = snapshot.topK(batch: requests, deadline: scanDeadline()) else { throw scanTimedOut() }
+        // Searches through a graph go one by one (exactly as singles); exact ones share one pass.
+        let graphed = requests.indices.filter { usesGraph(requests[$0], snapshot) }
+        let scanned = requests.indices.filter { !usesGraph(requests[$0], snapshot) }
+        var results = [[(score: Float, row: Int32)]](repeating: [], count: requests.count)
+        if !scanned.isEmpty {
+            guard let found = snapshot.topK(batch: scanned.map { requests[$0] }, deadline: scanDeadline()) else {
+                throw scanTimedOut()
+            }
+            for (i, hits) in zip(scanned, found) { results[i] = hits }
+        }
+        for i in graphed {
+            guard let hits = topK(requests[i], in: snapshot) else { throw scanTimedOut() }
+            results[i] = hits
+        }
         return zip(results, requests).map { hits, request in Self.hits(hits, of: request, in: snapshot) }
+    }
+
+    /// Whether the request goes through the database's graph (an HNSW index with a graph
+    /// published, and no `exact`).
+    private func usesGraph(_ request: SearchRequest, _ snapshot: DatabaseSnapshot) -> Bool {
+        !request.exact && snapshot.graph != nil
+    }
+
+    /// One search's rows: through the graph (and the tail) or by an exact scan. Asks for a
+    /// background catch-up when an HNSW database has rows its graph does not cover.
+    private func topK(_ request: SearchRequest, in snapshot: DatabaseSnapshot) -> [(score: Float, row: Int32)]? {
+        if case .hnsw = snapshot.index, snapshot.graphRows < snapshot.rowCount { requestCatchUp(snapshot.name) }
+        guard usesGraph(request, snapshot) else {
+            return snapshot.topK(
+                query: request.query, k: request.k, filter: request.effectiveFilter, deadline: scanDeadline())
+        }
+        var visits = 0
+        defer { if visits > 0 { indexHooks.onSearchVisits?(visits) } }
+        return snapshot.approximateTopK(
+            query: request.query, k: request.k, ef: request.ef ?? max(request.k, VectorIndexSettings.defaultEf),
+            filter: request.effectiveFilter, deadline: scanDeadline(), visits: &visits)
     }
 
     /// The number of live vectors whose metadata matches `filter` (nil: all of them).

@@ -70,6 +70,7 @@ extension VectorStore {
             return cat
         }
         compactIfNeeded(outcome)
+        if case .hnsw = outcome.index { requestCatchUp(name) }
         return batch.count
     }
 
@@ -123,13 +124,14 @@ extension VectorStore {
 }
 
 extension CatalogueRow {
-    /// Writes back the committed length, counts and version.
+    /// Writes back the committed length, counts, version and indexed rows.
     func saveCounters(_ db: Database) throws {
         try db.execute(
             sql: """
-                UPDATE vector_databases SET committed_rows = ?, live_count = ?, tombstones = ?, version = ?
+                UPDATE vector_databases SET committed_rows = ?, live_count = ?, tombstones = ?, version = ?,
+                    indexed_rows = ?
                 WHERE id = ?
                 """,
-            arguments: [committedRows, liveCount, tombstones, version, id])
+            arguments: [committedRows, liveCount, tombstones, version, indexedRows, id])
     }
 }

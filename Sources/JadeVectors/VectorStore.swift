@@ -41,6 +41,26 @@ public final class VectorStore: Sendable {
     /// writes (needs `changeEpoch`). Nil: every read goes to SQLite and checks the segment.
     public let queryCache: QueryCache?
 
+    /// Whether writes and searches start background catch-ups of HNSW graphs (off: only
+    /// `catchUpIndex` builds them, as tests and benchmarks that want control do).
+    public let automaticIndexing: Bool
+    let indexScheduler = IndexScheduler()
+
+    /// Counters of the HNSW indexes, for metrics.
+    public struct IndexHooks: Sendable {
+        /// Nodes added to graphs (rows indexed) by this process.
+        public var onInserted: (@Sendable (Int) -> Void)?
+        /// Distances computed by graph searches.
+        public var onSearchVisits: (@Sendable (Int) -> Void)?
+        public init(
+            onInserted: (@Sendable (Int) -> Void)? = nil, onSearchVisits: (@Sendable (Int) -> Void)? = nil
+        ) {
+            self.onInserted = onInserted
+            self.onSearchVisits = onSearchVisits
+        }
+    }
+    public let indexHooks: IndexHooks
+
     /// The shared epoch when the query cache is on (read it before computing what it guards).
     var cacheEpoch: UInt64? { queryCache == nil ? nil : changeEpoch?.current() }
 
@@ -58,9 +78,12 @@ public final class VectorStore: Sendable {
     /// by deleted databases or finished compactions.
     public init(
         store: Store, directory: String, compactionPolicy: CompactionPolicy = .default,
-        changeEpoch: ChangeEpoch? = nil, queryCache: QueryCache? = nil
+        changeEpoch: ChangeEpoch? = nil, queryCache: QueryCache? = nil, automaticIndexing: Bool = true,
+        indexHooks: IndexHooks = IndexHooks()
     ) throws {
         self.store = store
+        self.automaticIndexing = automaticIndexing
+        self.indexHooks = indexHooks
         self.changeEpoch = changeEpoch
         self.queryCache = queryCache
         self.directory = directory
@@ -80,16 +103,34 @@ public final class VectorStore: Sendable {
 
     // MARK: Catalogue
 
-    /// Creates an empty database. Throws `invalid` for a bad name or dimension, `conflict` if it exists.
+    /// Creates an empty database. Throws `invalid` for a bad name, dimension or index setting,
+    /// `conflict` if it exists.
     @discardableResult
-    public func createDatabase(name: String, dimension: Int, metric: VectorMetric) throws -> VectorDatabaseInfo {
+    public func createDatabase(
+        name: String, dimension: Int, metric: VectorMetric, index: VectorIndexSettings = .flat
+    ) throws -> VectorDatabaseInfo {
         try VectorValidation.checkName(name)
         try VectorValidation.checkDimension(dimension)
+        var (type, m, efConstruction) = (
+            "flat", VectorIndexSettings.defaultM, VectorIndexSettings.defaultEfConstruction
+        )
+        if case .hnsw(let links, let breadth) = index {
+            guard VectorIndexSettings.mRange.contains(links) else {
+                throw VectorStoreError.invalid("index m must be from 4 to 64")
+            }
+            guard VectorIndexSettings.efConstructionRange.contains(breadth) else {
+                throw VectorStoreError.invalid("index ef_construction must be from 8 to 2000")
+            }
+            (type, m, efConstruction) = ("hnsw", links, breadth)
+        }
         return try write { db in
             if try CatalogueRow.fetch(db, name: name) != nil { throw VectorStoreError.conflict("database \(name)") }
             try db.execute(
-                sql: "INSERT INTO vector_databases (name, dimension, metric) VALUES (?, ?, ?)",
-                arguments: [name, dimension, metric.rawValue])
+                sql: """
+                    INSERT INTO vector_databases (name, dimension, metric, index_type, index_m, index_ef_construction)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [name, dimension, metric.rawValue, type, m, efConstruction])
             guard let row = try CatalogueRow.fetch(db, name: name) else {
                 throw VectorStoreError.storage("database \(name) vanished while being created")
             }
@@ -139,10 +180,9 @@ public final class VectorStore: Sendable {
         }
         cached.withLock { _ = $0.entries.removeValue(forKey: name) }
         // Searches in progress keep their mappings of the unlinked files.
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            if let parsed = SegmentFile.parse(fileName: file), parsed.databaseID == id {
-                unlink(directory + "/" + file)
-            }
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where file.hasPrefix("\(id)-") || file == "\(id).hnsw.lock" {
+            unlink(directory + "/" + file)
         }
         SegmentFile.syncDirectory(of: directory + "/.")
     }
@@ -156,8 +196,11 @@ public final class VectorStore: Sendable {
         let mapped = entries.reduce(0) { sum, entry in
             sum + entry.state.withLock { $0.snapshot?.mapping?.length ?? 0 }
         }
+        let graphs = rows.filter { $0.index != .flat }
         return VectorStoreStats(
-            databases: rows.count, vectors: rows.reduce(0) { $0 + $1.liveCount }, mappedBytes: mapped)
+            databases: rows.count, vectors: rows.reduce(0) { $0 + $1.liveCount }, mappedBytes: mapped,
+            indexedRows: graphs.reduce(0) { $0 + $1.indexedRows },
+            pendingIndexRows: graphs.reduce(0) { $0 + $1.committedRows - $1.indexedRows })
     }
 
     /// Removes segment files that no database refers to: every generation of a deleted
@@ -167,16 +210,31 @@ public final class VectorStore: Sendable {
     /// the directory is listed before the catalogue is read.
     public func removeOrphanedFiles() throws {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let (current, lastID) = try read { db -> ([Int64: Int64], Int64) in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, generation FROM vector_databases")
+        let (current, lastID) = try read { db -> ([Int64: (generation: Int64, indexedRows: Int)], Int64) in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, generation, indexed_rows FROM vector_databases")
             let lastID =
                 try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'vector_databases'") ?? 0
-            return (Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as Int64, $0[1] as Int64) }), lastID)
+            return (
+                Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as Int64, ($0[1] as Int64, $0[2] as Int)) }), lastID
+            )
         }
         var removed = false
         for file in files {
-            guard let (id, generation) = SegmentFile.parse(fileName: file) else { continue }
-            let orphan = current[id].map { generation < $0 } ?? (id <= lastID)
+            let orphan: Bool
+            if let (id, generation) = SegmentFile.parse(fileName: file) {
+                orphan = current[id].map { generation < $0.generation } ?? (id <= lastID)
+            } else if let (id, generation, count) = HNSWIndexFile.parse(fileName: file) {
+                // A graph newer than the catalogue's may be being published; the builder removes it if not.
+                orphan =
+                    current[id].map {
+                        generation < $0.generation || (generation == $0.generation && count < $0.indexedRows)
+                    }
+                    ?? (id <= lastID)
+            } else if file.hasSuffix(".hnsw.lock"), let id = Int64(file.dropLast(10)) {
+                orphan = current[id] == nil && id <= lastID
+            } else {
+                continue
+            }
             if orphan {
                 unlink(directory + "/" + file)
                 removed = true
@@ -239,6 +297,7 @@ public final class VectorStore: Sendable {
                             "segment of database \(name) is shorter than its committed \(next.rowCount) rows")
                     }
                 }
+                attachGraph(&next)
                 entry.snapshot = next
                 entry.currentAt = epoch
                 return next

@@ -7,4 +7,8 @@ public struct VectorStoreStats: Sendable, Equatable {
     /// Bytes of segment files this process has mapped (shared with every other process mapping
     /// the same files: the page cache holds one copy).
     public var mappedBytes: Int
+    /// Rows covered by published HNSW graphs, over every HNSW database.
+    public var indexedRows: Int = 0
+    /// Rows of HNSW databases that their graphs do not cover yet (searched exactly meanwhile).
+    public var pendingIndexRows: Int = 0
 }

@@ -115,7 +115,10 @@ public enum WorkerMain {
                 changeEpoch: VectorStore.ChangeEpoch(
                     current: { segment.catalogueEpoch }, bump: { segment.bumpCatalogueEpoch() }),
                 queryCache: config.cache.enableQueryCache
-                    ? QueryCache(onLookup: { found in (found ? hit : miss).increment() }) : nil)
+                    ? QueryCache(onLookup: { found in (found ? hit : miss).increment() }) : nil,
+                indexHooks: VectorStore.IndexHooks(
+                    onInserted: { [inserts = metrics.hnswInserts] in inserts.increment(by: UInt64($0)) },
+                    onSearchVisits: { [visits = metrics.hnswSearchVisits] in visits.increment(by: UInt64($0)) }))
         } catch {
             logger.critical("cannot open the vector store", metadata: ["error": "\(error)"])
             exit(1)

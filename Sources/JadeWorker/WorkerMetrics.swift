@@ -34,6 +34,9 @@ final class WorkerMetrics: @unchecked Sendable {
     let queryCacheMisses: MetricCounter
     /// `jadevectordb_query_timeouts_total` by kind (sql, scan).
     let queryTimeouts: [String: MetricCounter]
+    /// `jadevectordb_hnsw_inserts_total` and `jadevectordb_hnsw_search_visits_total`.
+    let hnswInserts: MetricCounter
+    let hnswSearchVisits: MetricCounter
     /// Breaker transitions, counted into `circuitTransitions[to]` by the worker that caused them.
     let circuitTransitions: [String: MetricCounter]
     /// False when the segment holds another binary's series table: scrapes show this worker only.
@@ -79,6 +82,10 @@ final class WorkerMetrics: @unchecked Sendable {
                 labels: [("kind", kind)])
         }
         queryTimeouts = timeouts
+        hnswInserts = registry.counter(
+            "jadevectordb_hnsw_inserts_total", help: "Rows added to HNSW graphs by background catch-ups.")
+        hnswSearchVisits = registry.counter(
+            "jadevectordb_hnsw_search_visits_total", help: "Distances computed by HNSW graph searches.")
         var transitions: [String: MetricCounter] = [:]
         for to in ["closed", "open", "half_open"] {
             transitions[to] = registry.counter(
@@ -190,6 +197,13 @@ final class WorkerMetrics: @unchecked Sendable {
         registry.collected("jadevectordb_vectors", help: "Vectors stored, over every database.") {
             (try? vectors.stats()).map { [([], Double($0.vectors))] } ?? []
         }
+        registry.collected(
+            "jadevectordb_hnsw_indexed_rows", help: "Rows covered by published HNSW graphs, over every HNSW database."
+        ) { (try? vectors.stats()).map { [([], Double($0.indexedRows))] } ?? [] }
+        registry.collected(
+            "jadevectordb_hnsw_pending_rows",
+            help: "Rows of HNSW databases not yet in their graphs (searched exactly until they are)."
+        ) { (try? vectors.stats()).map { [([], Double($0.pendingIndexRows))] } ?? [] }
     }
 
     /// Publishes the series table; call after every registration, before serving.

@@ -115,12 +115,21 @@ extension Integration {
                 try api.call(
                     "POST", "/v1/databases", ["name": "f", "dimension": 4, "index": ["type": "flat"]], as: admin
                 ).status == 201)
-            // HNSW is part of the API and not built yet: said so, not silently flat.
-            #expect(
-                try api.call(
-                    "POST", "/v1/databases",
-                    ["name": "h", "dimension": 4, "index": ["type": "hnsw"]], as: admin
-                ).status == 422)
+            // HNSW settings are checked: unknown fields and values out of range are 400.
+            for index in [
+                ["type": "hnsw", "m": 2], ["type": "hnsw", "ef_construction": 5000], ["type": "flat", "m": 16],
+                ["type": "ivf"],
+            ] as [[String: Any]] {
+                #expect(
+                    try api.call("POST", "/v1/databases", ["name": "h", "dimension": 4, "index": index], as: admin)
+                        .status == 400, "\(index)")
+            }
+            let hnsw = try api.call(
+                "POST", "/v1/databases", ["name": "h", "dimension": 4, "index": ["type": "hnsw"]], as: admin)
+            #expect(hnsw.status == 201)
+            let index = (hnsw.json?["database"] as? [String: Any])?["index"] as? [String: Any]
+            #expect(index?["m"] as? Int == 16 && index?["ef_construction"] as? Int == 200)
+            #expect(index?["state"] as? String == "ready")
             server.signal(SIGTERM)
             #expect(try server.waitForExit() == 0)
         }

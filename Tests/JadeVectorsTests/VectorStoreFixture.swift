@@ -16,7 +16,7 @@ final class VectorStoreFixture {
 
     init(
         policy: CompactionPolicy = .default, queryTimeout: UInt64? = nil, hooks: PoolHooks = PoolHooks(),
-        changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil
+        changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil, automaticIndexing: Bool = false
     ) throws {
         path = NSTemporaryDirectory() + "jadevectors-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -30,17 +30,18 @@ final class VectorStoreFixture {
         try store.migrate(Schema(Schema.foundation, VectorSchema.migrations))
         vectors = try VectorStore(
             store: store, directory: path + "/vectors", compactionPolicy: policy, changeEpoch: changeEpoch,
-            queryCache: queryCache)
+            queryCache: queryCache, automaticIndexing: automaticIndexing)
     }
 
     /// Another "process": its own pool on the same database and segment files.
     func open(
-        policy: CompactionPolicy = .default, changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil
+        policy: CompactionPolicy = .default, changeEpoch: VectorStore.ChangeEpoch? = nil, queryCache: QueryCache? = nil,
+        automaticIndexing: Bool = false
     ) throws -> VectorStore {
         let other = try Store.open(settings, readerCount: 2)
         return try VectorStore(
             store: other, directory: directory, compactionPolicy: policy, changeEpoch: changeEpoch,
-            queryCache: queryCache)
+            queryCache: queryCache, automaticIndexing: automaticIndexing)
     }
 
     /// Segment files currently in the vectors directory.

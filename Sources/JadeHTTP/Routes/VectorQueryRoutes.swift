@@ -54,12 +54,13 @@ extension VectorRoutes {
         if info.metric == .cosine { try checkCosineNorm(query, what: body.path + "vector") }
         let k = try body.int("k") ?? 10
         guard (1...1000).contains(k) else { throw APIError.invalid("\"\(body.path)k\" must be from 1 to 1000.") }
-        // A flat index always scans every vector: `ef` (the breadth of an HNSW search) is
-        // checked and has nothing to widen, `exact` is what it does anyway.
-        if let ef = try body.int("ef"), !(k...10_000).contains(ef) {
+        // On a flat index `ef` (the breadth of an HNSW search) is checked and has nothing to
+        // widen, and `exact` is what it does anyway.
+        let ef = try body.int("ef")
+        if let ef, !(k...10_000).contains(ef) {
             throw APIError.invalid("\"\(body.path)ef\" must be from k (\(k)) to 10000.")
         }
-        _ = try body.bool("exact")
+        let exact = try body.bool("exact") ?? false
         var threshold: Float?
         switch body.fields["score_threshold"] {
         case nil, .null?: break
@@ -70,7 +71,7 @@ extension VectorRoutes {
         return SearchRequest(
             query: query, k: k, filter: try filter(body), scoreThreshold: threshold,
             includeValues: try body.bool("include_values") ?? false,
-            includeMetadata: try body.bool("include_metadata") ?? false)
+            includeMetadata: try body.bool("include_metadata") ?? false, ef: ef, exact: exact)
     }
 
     /// The body's `filter` (absent or null: none).

@@ -127,30 +127,14 @@ public struct VectorRoutes: Sendable {
     func create(_ r: RequestContext) throws -> HTTPResponse {
         let body = try JSONBody(r)
         try body.allowOnly(["name", "dimension", "metric", "index"])
-        switch body.fields["index"] {
-        case nil, .null?: break
-        case .object(let index)?:
-            if let unknown = index.keys.sorted().first(where: { $0 != "type" }) {
-                throw APIError.invalid("Unknown field \"index.\(unknown)\" of a flat index.")
-            }
-            switch index["type"] {
-            case .string("flat")?: break
-            case .string("hnsw")?:
-                throw APIError(
-                    .unprocessableEntity, "validation_failed",
-                    "This server does not build HNSW indexes yet: create the database with {\"type\": \"flat\"} (exact search)."
-                )
-            default: throw APIError.invalid("\"index.type\" must be \"flat\" or \"hnsw\".")
-            }
-        default: throw APIError.invalid("\"index\" must be an object such as {\"type\": \"flat\"}.")
-        }
+        let index = try Self.indexSettings(body.fields["index"])
         let name = try body.requiredString("name", maxBytes: 64)
         guard let dimension = try body.int("dimension") else { throw APIError.invalid("\"dimension\" is required.") }
         let metricName = try body.string("metric", maxBytes: 16) ?? "cosine"
         guard let metric = VectorMetric(rawValue: metricName) else {
             throw APIError.invalid("\"metric\" must be cosine, euclidean or dot.")
         }
-        let info = try vectors.createDatabase(name: name, dimension: dimension, metric: metric)
+        let info = try vectors.createDatabase(name: name, dimension: dimension, metric: metric, index: index)
         // The creator administers what they created.
         try auth.directory.setACL(
             database: info.name, principal: "user:\(r.principal!.userID)", permission: .databaseAdmin, granted: true,
@@ -319,13 +303,50 @@ public struct VectorRoutes: Sendable {
     }
 
     static func info(_ i: VectorDatabaseInfo) -> JSON {
-        .object([
-            "name": .string(i.name), "dimension": .int(i.dimension), "metric": .string(i.metric.rawValue),
-            "vector_count": .int(i.vectorCount), "created_at": .string(i.createdAt),
+        var index: [String: JSON] = [
+            "indexed_vectors": .int(i.indexedVectors),
+            "state": .string(i.pendingIndexRows == 0 ? "ready" : "building"),
+        ]
+        switch i.index {
+        case .flat:
             // Exact search over every vector: always built, covering every vector.
-            "index": .object([
-                "type": .string("flat"), "indexed_vectors": .int(i.vectorCount), "state": .string("ready"),
-            ]),
+            index["type"] = .string("flat")
+        case .hnsw(let m, let efConstruction):
+            index["type"] = .string("hnsw")
+            index["m"] = .int(m)
+            index["ef_construction"] = .int(efConstruction)
+        }
+        return .object([
+            "name": .string(i.name), "dimension": .int(i.dimension), "metric": .string(i.metric.rawValue),
+            "vector_count": .int(i.vectorCount), "created_at": .string(i.createdAt), "index": .object(index),
         ])
+    }
+
+    /// The creation body's `index`: absent, null or `{"type": "flat"}`, or
+    /// `{"type": "hnsw", "m"?, "ef_construction"?}`.
+    static func indexSettings(_ value: JSON?) throws -> VectorIndexSettings {
+        switch value {
+        case nil, .null?: return .flat
+        case .object(let index)?:
+            let body = JSONBody(fields: index, path: "index.")
+            switch index["type"] {
+            case .string("flat")?:
+                try body.allowOnly(["type"])
+                return .flat
+            case .string("hnsw")?:
+                try body.allowOnly(["type", "m", "ef_construction"])
+                let m = try body.int("m") ?? VectorIndexSettings.defaultM
+                let efConstruction = try body.int("ef_construction") ?? VectorIndexSettings.defaultEfConstruction
+                guard VectorIndexSettings.mRange.contains(m) else {
+                    throw APIError.invalid("\"index.m\" must be from 4 to 64.")
+                }
+                guard VectorIndexSettings.efConstructionRange.contains(efConstruction) else {
+                    throw APIError.invalid("\"index.ef_construction\" must be from 8 to 2000.")
+                }
+                return .hnsw(m: m, efConstruction: efConstruction)
+            default: throw APIError.invalid("\"index.type\" must be \"flat\" or \"hnsw\".")
+            }
+        default: throw APIError.invalid("\"index\" must be an object such as {\"type\": \"hnsw\"}.")
+        }
     }
 }

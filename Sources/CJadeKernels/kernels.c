@@ -47,6 +47,22 @@ __attribute__((target("avx2,fma"))) static float single(const float *r, const fl
     return sum;
 }
 
+__attribute__((target("avx2,fma"))) float jade_kernels_pair(const float *a, const float *b, size_t dim, int l2) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t d = 0;
+    for (; d + 16 <= dim; d += 16) {
+        acc0 = step(acc0, _mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), l2);
+        acc1 = step(acc1, _mm256_loadu_ps(a + d + 8), _mm256_loadu_ps(b + d + 8), l2);
+    }
+    for (; d + 8 <= dim; d += 8) acc0 = step(acc0, _mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), l2);
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; d < dim; d++) {
+        float x = l2 ? a[d] - b[d] : a[d];
+        sum += l2 ? x * x : x * b[d];
+    }
+    return sum;
+}
+
 __attribute__((target("avx2,fma"))) void jade_kernels_block_scores(
     const float *base, size_t row_stride, size_t rows, const float *query_base, size_t queries, size_t dim,
     int l2, float *out) {
@@ -147,6 +163,11 @@ void jade_kernels_block_scores(
     const float *base, size_t row_stride, size_t rows, const float *query_base, size_t queries, size_t dim,
     int l2, float *out) {
     (void)base; (void)row_stride; (void)rows; (void)query_base; (void)queries; (void)dim; (void)l2; (void)out;
+}
+
+float jade_kernels_pair(const float *a, const float *b, size_t dim, int l2) {
+    (void)a; (void)b; (void)dim; (void)l2;
+    return 0;
 }
 
 #endif

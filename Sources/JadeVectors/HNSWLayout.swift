@@ -1,3 +1,4 @@
+import CJadeKernels
 import Synchronization
 
 /// How an HNSW graph measures closeness; lower is always closer inside the graph.
@@ -9,6 +10,9 @@ public enum HNSWDistance: UInt32, Sendable {
     /// Negated cosine similarity: the inner product times both inverse norms (kept per node).
     case cosine = 3
 }
+
+/// Whether the AVX2/FMA pair kernel can run here (checked once).
+let pairKernelAvailable = jade_kernels_avx2_fma() != 0
 
 /// A read-only view of an HNSW graph's arrays, wherever they live: the builder's memory
 /// (`HNSWGraph`) or a mapped index file (`HNSWIndexMapping`). Node `n`'s vector is at
@@ -40,15 +44,31 @@ struct HNSWLayout {
     let vectorStride: Int
 
     /// The distance from a query (scaled by `queryScale`: its inverse norm for cosine, else 1) to `node`.
+    /// AVX2 + FMA where the CPU has them (chosen at run time), else the portable kernels.
     @inline(__always)
     func distance(_ query: UnsafeRawPointer, _ queryScale: Float, _ node: Int32) -> Float {
         let point = vectors + Int(node) &* vectorStride
+        if pairKernelAvailable {
+            let q = query.assumingMemoryBound(to: Float.self)
+            let p = point.assumingMemoryBound(to: Float.self)
+            switch distance {
+            case .squaredEuclidean: return jade_kernels_pair(q, p, dimension, 1)
+            case .innerProduct: return -jade_kernels_pair(q, p, dimension, 0)
+            case .cosine: return -jade_kernels_pair(q, p, dimension, 0) * (queryScale * inverseNorms[Int(node)])
+            }
+        }
         switch distance {
         case .squaredEuclidean: return DistanceKernels.squaredL2(query, point, count: dimension)
         case .innerProduct: return -DistanceKernels.dot(query, point, count: dimension)
         case .cosine:
             return -DistanceKernels.dot(query, point, count: dimension) * (queryScale * inverseNorms[Int(node)])
         }
+    }
+
+    /// Hints the vector of `node` into cache ahead of its distance.
+    @inline(__always)
+    func prefetch(_ node: Int32) {
+        jade_kernels_prefetch(vectors + Int(node) &* vectorStride)
     }
 
     /// The neighbours of `node` on `layer` (empty when the record is out of bounds).
@@ -110,6 +130,8 @@ struct HNSWLayout {
         while let (d, c) = candidates.pop() {
             if results.count >= ef && d > results.top.0 { break }
             withLinks(c, layer: layer) { links in
+                // Start the neighbours' vectors on their way while the first distances are computed.
+                for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp { prefetch(n) }
                 for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp {
                     marks[Int(n)] = stamp
                     let dn = distance(query, scale, n)

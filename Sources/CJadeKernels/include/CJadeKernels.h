@@ -29,4 +29,13 @@ size_t jade_kernels_block_candidates(
     int mode, const float *row_inverse_norms, const float *query_inverse_norms, const float *thresholds,
     int higher_is_better, float slack, float *scores, int *out);
 
+/// Dot product (`l2` == 0) or squared euclidean distance (`l2` != 0) of two `dim`-float
+/// vectors (unaligned), with AVX2 and FMA and two accumulators: the HNSW graph's distance,
+/// which only steers its search (hits are scored again by the search's own kernel). Call only
+/// when jade_kernels_avx2_fma() is true.
+float jade_kernels_pair(const float *a, const float *b, size_t dim, int l2);
+
+/// A hint that `p` will be read soon (an HNSW neighbour's vector or links).
+static inline void jade_kernels_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #endif

@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C shims: shared-memory layout and atomics, posix_spawn with fd mapping, prctl, sockets.
@@ -59,6 +60,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The application: router, middleware chain, guards and routes.
@@ -78,6 +80,7 @@ let package = Package(
                 "JadeVectors", "CJadeShm",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(
@@ -97,7 +100,7 @@ let package = Package(
             name: "JadeCLI",
             dependencies: [
                 "JadeCore", "JadeConfig", "JadeStore", "JadeSupervisor", "JadeWorker", "JadeAuth", "JadeBackup",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "JadeTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

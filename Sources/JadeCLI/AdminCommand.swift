@@ -16,8 +16,16 @@ extension JadeCommand {
     struct Admin: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage users and blocked addresses directly in the database.",
+            discussion: """
+                Locked out? `unblock-ip` lifts an IP block, `unlock-user` clears a failed-login \
+                lockout, `reset-password` sets a new password, `reset-2fa` turns off two-factor \
+                authentication for a lost device, and `grant-role --role admin` restores an \
+                administrator. Each is an audit event with the actor `cli`; a running server \
+                applies it within a second.
+                """,
             subcommands: [
                 CreateUser.self, ResetPassword.self, ListUsers.self, UnlockUser.self, ListBlocks.self, UnblockIP.self,
+                Reset2FA.self, GrantRole.self,
             ])
     }
 
@@ -173,6 +181,44 @@ extension JadeCommand {
             try context.perform {
                 try context.auth.directory.unlockUser(username: username, actor: "cli", ip: nil)
                 print("unlocked \(username)")
+            }
+        }
+    }
+
+    /// `admin reset-2fa`: two-factor authentication off for a user who lost the device.
+    struct Reset2FA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-2fa",
+            abstract: "Turn off a user's two-factor authentication (lost device), clear a lockout, end their sessions."
+        )
+        @OptionGroup var environment: EnvironmentOption
+        @Option(help: "The username.") var username: String
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            try context.perform {
+                try context.auth.directory.resetTwoFactor(username: username, actor: "cli")
+                print("two-factor authentication of \(username) turned off; log in with the password, then enrol again")
+            }
+        }
+    }
+
+    /// `admin grant-role`: a role for a user, without needing a user who may grant it (the way
+    /// back when no administrator is left).
+    struct GrantRole: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grant-role",
+            abstract: "Give a user a role (admin when none is left) and reactivate the account."
+        )
+        @OptionGroup var environment: EnvironmentOption
+        @Option(help: "The username.") var username: String
+        @Option(help: "The role (built in: admin, editor, viewer).") var role: String
+
+        func run() throws {
+            let context = try AdminContext(environment)
+            try context.perform {
+                try context.auth.directory.grantRoleAsOperator(username: username, role: role, actor: "cli")
+                print("\(username) has role \(role)")
             }
         }
     }

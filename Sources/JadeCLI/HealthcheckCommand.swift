@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JadeConfig
+import JadeTransport
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,7 @@ import JadeConfig
 
 extension JadeCommand {
     /// `jadevectordb healthcheck`: GET /health on the local server, for container health checks
-    /// (no curl in the image). Exit 0 on 200, 1 otherwise.
+    /// (no curl in the image), over HTTPS when `server.tls.*` is set. Exit 0 on 200, 1 otherwise.
     struct Healthcheck: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ask the local server's /health (exit 0 on 200, 1 otherwise); for container health checks.")
@@ -27,14 +28,18 @@ extension JadeCommand {
         func run() throws {
             var target = port
             var host = "127.0.0.1"
+            // The port speaks HTTPS when the configuration gives it a certificate.
+            let (resolved, _) = try environment.load(refusingRoot: false)
+            let server = JadeConfiguration(resolved).server
             if target == nil {
-                let (resolved, _) = try environment.load(refusingRoot: false)
-                let server = JadeConfiguration(resolved).server
                 target = server.port
                 if server.host == "::1" || server.host == "::" { host = "::1" }
                 if server.host != "0.0.0.0" && server.host != "::" && !server.host.isEmpty { host = server.host }
             }
-            let status = HealthProbe.status(host: host, port: target!, path: path, timeoutSeconds: timeout)
+            let status =
+                server.tlsEnabled
+                ? TLSHealthProbe.status(host: host, port: target!, path: path, timeoutSeconds: timeout)
+                : HealthProbe.status(host: host, port: target!, path: path, timeoutSeconds: timeout)
             guard status == 200 else {
                 FileHandle.standardError.write(
                     Data(

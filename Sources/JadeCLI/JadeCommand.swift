@@ -93,7 +93,7 @@ extension JadeCommand {
             do {
                 arbiter = try Arbiter(
                     config: config, environment: ProcessInfo.processInfo.environment, environmentOverride: override,
-                    schema: ServerSchema.full
+                    schema: ServerSchema.full, reloadCheck: { Preflight.tlsProblem($0) }
                 ) { store in
                     let auth = AuthServices(
                         pool: store.pool, settings: AuthSettings(config), epochs: LocalEpochs(),

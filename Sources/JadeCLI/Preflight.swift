@@ -2,6 +2,7 @@ import Foundation
 import JadeAuth
 import JadeConfig
 import JadeStore
+import JadeTransport
 
 #if canImport(Glibc)
     import Glibc
@@ -15,6 +16,7 @@ enum Preflight {
     /// (an unusable one is a runtime failure there, exit 1); `check-config` reports it too.
     static func problems(_ config: JadeConfiguration, includingDataDirectory: Bool) -> [String] {
         var problems: [String] = []
+        if let problem = tlsProblem(config) { problems.append(problem) }
         let data = config.database.dataDirectory
         if includingDataDirectory, let problem = DataDirectory.problem(data) { problems.append(problem) }
         // A first start: no database yet, so the bootstrap admin will be created.
@@ -31,6 +33,19 @@ enum Preflight {
             }
         }
         return problems
+    }
+
+    /// Why the TLS files cannot be served (unreadable, not PEM, a key that does not fit the
+    /// certificate), or nil. Also checked by the master before each reload's workers start.
+    static func tlsProblem(_ config: JadeConfiguration) -> String? {
+        guard config.server.tlsEnabled else { return nil }
+        do {
+            try TLSServerContext.validate(
+                certificateFile: config.server.tlsCertificateFile, privateKeyFile: config.server.tlsPrivateKeyFile)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     /// Whether this process runs as root (effective uid 0).

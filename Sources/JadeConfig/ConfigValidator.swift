@@ -1,3 +1,4 @@
+import Foundation
 import JadeCore
 
 /// Checks that involve more than one key, and the rules production enforces.
@@ -21,6 +22,26 @@ enum ConfigValidator {
             for entry in c.strings(key) where CIDR(entry) == nil {
                 issue(key, "\"\(entry)\" is not an IP address or CIDR block")
             }
+        }
+        let certificate = c.string("server.tls.certificate_file")
+        let privateKey = c.string("server.tls.private_key_file")
+        if certificate.isEmpty != privateKey.isEmpty {
+            issue(
+                certificate.isEmpty ? "server.tls.certificate_file" : "server.tls.private_key_file",
+                "must be set together with \(certificate.isEmpty ? "server.tls.private_key_file" : "server.tls.certificate_file") (both or neither)"
+            )
+        }
+        for key in ["server.tls.certificate_file", "server.tls.private_key_file"] {
+            let path = c.string(key)
+            if !path.isEmpty && !FileManager.default.isReadableFile(atPath: path) {
+                issue(key, "file cannot be read")
+            }
+        }
+        for origin in c.strings("server.cors.allowed_origins") where !CORSOrigin.isValid(origin) {
+            issue(
+                "server.cors.allowed_origins",
+                "\"\(origin)\" is not an origin: give scheme://host[:port] with no path (for example https://app.example.com), or * for any"
+            )
         }
         if c.string("storage.data_dir").isEmpty { issue("storage.data_dir", "must not be empty") }
         if c.string("logging.output") == "file" && c.string("logging.file_path").isEmpty {

@@ -63,8 +63,26 @@ public struct JadeConfiguration: Sendable {
         public var maxResponseBytes: Int
         @Setting("server.trusted_proxies", cidrs: [], "CIDRs of load balancers whose X-Forwarded-For is believed.")
         public var trustedProxies: [CIDR]
+        @Setting(
+            "server.tls.certificate_file", dev: "",
+            "PEM certificate chain (leaf first). Set with server.tls.private_key_file, the port speaks HTTPS only (TLS 1.2 and 1.3); empty: plain HTTP. Read again by the workers of each reload (SIGHUP), so a renewed certificate is served without dropping a connection."
+        )
+        public var tlsCertificateFile: String
+        @Setting(
+            "server.tls.private_key_file", dev: "",
+            "PEM private key of server.tls.certificate_file (unencrypted; keep it mode 0600, or pass it as a Docker secret or systemd credential path)."
+        )
+        public var tlsPrivateKeyFile: String
+        @Setting(
+            "server.cors.allowed_origins", strings: [],
+            "Origins (scheme://host[:port], or * for any) whose browser pages may call the API: they get Access-Control-Allow-Origin and answered preflight OPTIONS requests. Empty: no CORS headers at all."
+        )
+        public var corsAllowedOrigins: [String]
 
         public init() {}
+
+        /// Whether the port speaks HTTPS (both TLS files are set; the validator refuses one alone).
+        public var tlsEnabled: Bool { !tlsCertificateFile.isEmpty && !tlsPrivateKeyFile.isEmpty }
 
         /// Worker processes to run.
         public var effectiveWorkers: Int {

@@ -24,7 +24,7 @@ public enum RateLimitName: String, CaseIterable, Sendable, Hashable {
         switch self {
         case .login: return (5, 60)
         case .registration: return (3, 3600)
-        case .api: return (1000, 60)
+        case .api: return (1000, 1)
         case .passwordReset: return (3, 3600)
         case .global: return (10_000, 1)
         case .passwordResetAddress: return (20, 3600)

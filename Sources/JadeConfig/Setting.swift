@@ -181,3 +181,12 @@ extension Setting where Value == [CIDR] {
             read: { if case .strings(let v) = $0 { v.compactMap { CIDR($0) } } else { nil } })
     }
 }
+
+extension Setting where Value == [String] {
+    /// A list of strings (a JSON array in files, comma-separated in the environment).
+    public init(_ path: String, strings dev: [String], _ summary: String) {
+        self.init(
+            key: ConfigKey(path, .strings, dev: .strings(dev), summary),
+            read: { if case .strings(let v) = $0 { v } else { nil } })
+    }
+}

@@ -11,9 +11,9 @@ import NIOPosix
 /// becomes a 404 or 405 route of its own, so it passes the same guards), builds the
 /// ``RequestContext`` and runs the chain:
 ///
-/// access log → route metrics → response size limit → block list and global limit
-/// (``RequestScreen``) → authentication, per-credential limit and permission (``Gatekeeper``)
-/// → handler.
+/// access log → route metrics → response size limit → CORS headers (when configured) → block
+/// list and global limit (``RequestScreen``) → authentication, per-credential limit and
+/// permission (``Gatekeeper``) → handler.
 ///
 /// Lives on the worker's event loop, like the transport.
 // @unchecked Sendable: confined to the worker's single event loop (an NIO handler's responder).
@@ -25,6 +25,8 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     /// Rate limits, connection counts and IP blocks (nil: none).
     public let requestGuard: RequestGuard?
     let accessLog: Bool
+    /// Cross-origin access (nil: off).
+    let cors: CORSPolicy?
 
     /// Writes the `GET /health` JSON body for the transport's fast path (the worker's main
     /// server; nil: every request is routed).
@@ -33,9 +35,10 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     public init(
         router: Router, logger: Logger, accessLog: Bool, maxResponseBytes: Int = 8 << 20, gate: Gatekeeper? = nil,
         threadPool: NIOThreadPool? = nil, requestGuard: RequestGuard? = nil,
-        fastHealth: (@Sendable (inout ByteBuffer) -> Void)? = nil
+        fastHealth: (@Sendable (inout ByteBuffer) -> Void)? = nil, cors: CORSPolicy? = nil
     ) {
         self.fastHealth = fastHealth
+        self.cors = cors
         self.router = router
         self.threadPool = threadPool
         self.requestGuard = requestGuard
@@ -44,6 +47,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
             AccessLog(logger: logger, everyRequest: accessLog), RouteMetricsRecorder(),
             ResponseSizeLimit(maxBytes: maxResponseBytes),
         ]
+        if let cors { middleware.append(CORSHeaders(policy: cors)) }
         if let requestGuard { middleware.append(RequestScreen(requestGuard: requestGuard)) }
         middleware.append(gate.map { $0 as any Middleware } ?? MissingGatekeeper())
         self.chain = MiddlewareChain(middleware, logger: logger)
@@ -106,7 +110,11 @@ public final class Application: HTTPResponder, @unchecked Sendable {
             route = found
             parameters = values
         case .methodNotAllowed(let allowed):
-            route = router.methodNotAllowed(head.method, allowed: allowed)
+            if let cors, CORSPolicy.isPreflight(head), let origin = head.headers.first(name: "origin") {
+                route = router.answered(cors.preflightAnswer(origin: origin, methods: allowed))
+            } else {
+                route = router.methodNotAllowed(head.method, allowed: allowed)
+            }
         case .notFound:
             route = router.notFound(path)
         }

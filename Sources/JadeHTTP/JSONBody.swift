@@ -16,12 +16,28 @@ public struct JSONBody {
         self.path = path
     }
 
+    /// A body arrives as `application/json` (any parameters, such as `charset=utf-8`): another
+    /// type, or none at all, is 415 `unsupported_media_type` before a byte is parsed. `curl -d`
+    /// sends `application/x-www-form-urlencoded`, and a body without a type is a client that did
+    /// not say what it sent: both are told what to send instead of being guessed at. A request
+    /// without a body needs no type.
     public init(_ request: RequestContext, allowEmpty: Bool = false) throws {
         path = ""
-        if let type = request.head.headers.first(name: "content-type"),
-            !type.lowercased().hasPrefix("application/json")
-        {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+        let hasBody = (request.body?.readableBytes ?? 0) > 0
+        switch request.head.headers.first(name: "content-type") {
+        case let type? where Self.isJSON(type):
+            break
+        case let type?:
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type",
+                "Send the body as application/json (got \(type.prefix(100))); with curl, add -H 'Content-Type: application/json'."
+            )
+        case nil where hasBody:
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type",
+                "The body has no Content-Type: send it as application/json.")
+        case nil:
+            break
         }
         guard let body = request.body, body.readableBytes > 0 else {
             if allowEmpty {
@@ -38,6 +54,12 @@ public struct JSONBody {
         }
         guard case .object(let object) = value else { throw APIError.invalid("The body must be a JSON object.") }
         fields = object
+    }
+
+    /// `application/json`, case-insensitive, with or without parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return media.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
     /// Rejects fields outside `allowed`.

@@ -220,6 +220,11 @@ public final class Router {
             }, metrics: metrics?.unmatched)
     }
 
+    /// A route that gives `answer` (a CORS preflight's), counted as `unmatched`.
+    func answered(_ answer: HTTPResponse) -> Route {
+        Route(template: "unmatched", policy: .open, handler: { _ in .now(answer) }, metrics: metrics?.unmatched)
+    }
+
     /// Finds the handler for `method` and `path`. HEAD falls back to GET. A literal segment
     /// is preferred to a parameter (`/vectors/get` before `/vectors/{id}`); when the literal
     /// branch has no handler for the method, the parameter branch is tried, so `GET

@@ -74,6 +74,9 @@ public final class Arbiter {
     /// The admin CLI's change counter as last seen (by the auth-poll duty).
     private var authChangeCounter = SeenCounter(0)
     private var lastAuthPoll: UInt64 = 0
+    /// What a reload's configuration must also pass beyond the schema (files the workers will
+    /// read, such as the TLS certificate): a problem rejects the reload.
+    private let reloadCheck: (JadeConfiguration) -> String?
 
     /// Prepares everything that can fail before a worker starts: data directory, database and
     /// migrations, sockets, shared memory. Throws a message fit for the operator.
@@ -82,9 +85,11 @@ public final class Arbiter {
     /// (`serve` creates the first admin there; the master itself knows nothing of users).
     public init(
         config: JadeConfiguration, environment: [String: String], environmentOverride: DeploymentEnvironment?,
-        schema: Schema, bootstrap: (Store) throws -> Void = { _ in }
+        schema: Schema, reloadCheck: @escaping (JadeConfiguration) -> String? = { _ in nil },
+        bootstrap: (Store) throws -> Void = { _ in }
     ) throws {
         self.config = config
+        self.reloadCheck = reloadCheck
         self.environment = environment
         self.environmentOverride = environmentOverride
         try DataDirectory.prepare(config.database.dataDirectory)
@@ -463,6 +468,11 @@ public final class Arbiter {
         }
         let pinnedConfig = Self.pinned(resolved, running: config.resolved)
         let next = JadeConfiguration(pinnedConfig)
+        if let problem = reloadCheck(next) {
+            logger.error("reload rejected; the old configuration stays in force", metadata: ["error": "\(problem)"])
+            notifier.send(["READY=1", "STATUS=reload rejected: \(problem); \(statusLine())"])
+            return
+        }
         let fd: Int32
         do {
             try sockets.ensure(count: next.server.effectiveWorkers)

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 #if canImport(Glibc)
@@ -27,25 +28,36 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     private var acceptor: Thread?
     private let acceptorDone = DispatchSemaphore(value: 0)
     private var bootstrap: ClientBootstrap!
+    /// TLS on this port (nil: plain HTTP).
+    private let tls: NIOSSLContext?
 
-    /// `listenFD` stays owned by the server; it is closed when draining.
-    public init(transport: HTTPTransport, listenFD: Int32) {
+    /// `listenFD` stays owned by the server; it is closed when draining. With `tls`, every
+    /// connection speaks HTTPS only.
+    public init(transport: HTTPTransport, listenFD: Int32, tls: NIOSSLContext? = nil) {
         self.transport = transport
         self.listenFD = listenFD
         self.wakeFD = jade_eventfd()
+        self.tls = tls
     }
 
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
         let transport = self.transport
-        return channel.eventLoop.makeCompletedFuture { try Self.configure(channel, transport: transport) }
+        let tls = self.tls
+        return channel.eventLoop.makeCompletedFuture { try Self.configure(channel, transport: transport, tls: tls) }
     }
 
-    /// Installs a connection's handlers (on its event loop): the request-start watcher, NIO's
-    /// request decoder and the connection handler. The transport seam that unit tests drive
-    /// with an `EmbeddedChannel`.
-    public static func configure(_ channel: Channel, transport: HTTPTransport) throws {
+    /// Installs a connection's handlers (on its event loop): TLS when configured, the
+    /// request-start watcher, NIO's request decoder and the connection handler. The transport
+    /// seam that unit tests drive with an `EmbeddedChannel`.
+    ///
+    /// Everything after the TLS handler sees the decrypted bytes, so the limits, the slow-client
+    /// timers and the health fast path work the same over HTTPS. The request timeout runs from
+    /// the first decrypted byte; a handshake that never completes is closed by the idle timer
+    /// of the connection (it counts as an idle connection).
+    public static func configure(_ channel: Channel, transport: HTTPTransport, tls: NIOSSLContext? = nil) throws {
         let connection = HTTPConnectionHandler(server: transport)
         let sync = channel.pipeline.syncOperations
+        if let tls { try sync.addHandler(TLSServerContext.handler(tls)) }
         try sync.addHandler(RequestStartWatcher(connection: connection))
         // Only the request decoder: responses are serialized by the connection handler and
         // written ahead of the codec, so NIO's response encoder would only track methods.
@@ -98,6 +110,12 @@ public final class WorkerHTTPServer: @unchecked Sendable {
             if transport.counters.connections != nil,
                 transport.counters.openConnections >= transport.limits.maxConnections
             {
+                if tls != nil {
+                    // A plain-text answer means nothing to a TLS client: the close alone.
+                    transport.responder.transportEvent(.connectionRefusedAtCap)
+                    close(fd)
+                    continue
+                }
                 refuseOverloaded(fd)
                 continue
             }

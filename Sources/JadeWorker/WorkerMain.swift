@@ -11,6 +11,7 @@ import JadeVectors
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -150,14 +151,27 @@ public enum WorkerMain {
         let application = Application(
             router: router, logger: logger, accessLog: config.logging.accessLog,
             maxResponseBytes: config.server.maxResponseBytes, gate: gate, threadPool: threadPool,
-            requestGuard: requestGuard, fastHealth: { buffer in health.writeLiveness(into: &buffer) })
+            requestGuard: requestGuard, fastHealth: { buffer in health.writeLiveness(into: &buffer) },
+            cors: CORSPolicy(allowedOrigins: config.server.corsAllowedOrigins))
         let counters = TransportCounters(
             inFlight: record.inFlightPointer, requestsTotal: record.requestsTotalPointer,
             connections: record.connectionsPointer)
+        // HTTPS on the main port when configured; the files are read now, so the workers of
+        // each reload serve the certificate as it is at that reload.
+        var tls: NIOSSLContext?
+        if config.server.tlsEnabled {
+            do {
+                tls = try TLSServerContext.make(
+                    certificateFile: config.server.tlsCertificateFile, privateKeyFile: config.server.tlsPrivateKeyFile)
+            } catch {
+                logger.critical("cannot load the TLS certificate", metadata: ["error": "\(error)"])
+                exit(1)
+            }
+        }
         let server = WorkerHTTPServer(
             transport: HTTPTransport(
                 eventLoop: eventLoop, limits: limits, responder: application, logger: logger, counters: counters),
-            listenFD: WorkerDescriptors.listener)
+            listenFD: WorkerDescriptors.listener, tls: tls)
         let metricsServer: WorkerHTTPServer? =
             separateMetricsPort
             ? WorkerHTTPServer(

@@ -238,6 +238,52 @@ extension Integration {
             #expect(try server.waitForExit() == 0)
         }
 
+        /// The way back for a locked-out operator: `admin reset-2fa` for a lost device and
+        /// `admin grant-role` for a lost administrator, honoured by every worker of the running
+        /// server at once, each an audit event by `cli`.
+        @Test func commandLineRecoveryOfTwoFactorAndAdministrator() throws {
+            let (server, api) = try start(workers: 2)
+            let admin = APIClient.Credential.bearer(try api.login("admin", Self.adminPassword))
+            _ = try api.call("POST", "/v1/admin/users", ["username": "rita", "password": "rita-password-1"], as: admin)
+            let rita = APIClient.Credential.bearer(try api.login("rita", "rita-password-1"))
+            let enrol = try api.call("POST", "/v1/auth/2fa/enroll", as: rita)
+            let uri = try #require(enrol.json?["otpauth_uri"] as? String)
+            let base32 = try #require(URLComponents(string: uri)?.queryItems?.first { $0.name == "secret" }?.value)
+            let secret = try #require(Self.decodeBase32(base32))
+            let code = TOTP.code(secret: secret, counter: TOTP.counter(at: Date().timeIntervalSince1970))
+            #expect(try api.call("POST", "/v1/auth/2fa/verify", ["code": code], as: rita).status == 204)
+            #expect(
+                try api.call("POST", "/v1/auth/login", ["username": "rita", "password": "rita-password-1"]).errorCode
+                    == "totp_required")
+            // Not an administrator: the admin routes are refused on every worker.
+            #expect(Set(try api.statusOnEverySlot("GET", "/v1/admin/users", as: rita, workers: 2).values) == [403])
+
+            let cli = ["JADEVECTORDB_DATA_DIR": server.dataDirectory]
+            let reset = try runCommand(["admin", "reset-2fa", "--username", "rita"], environment: cli)
+            #expect(reset.status == 0, "\(reset.output)")
+            // Her sessions ended (the server notices the command within a second); the
+            // password alone logs in now.
+            try waitUntil("the old session ends on every worker", timeout: 5) {
+                Set(try api.statusOnEverySlot("GET", "/v1/auth/me", as: rita, workers: 2).values) == [401]
+            }
+            let fresh = APIClient.Credential.bearer(try api.login("rita", "rita-password-1"))
+            let grant = try runCommand(
+                ["admin", "grant-role", "--username", "rita", "--role", "admin"], environment: cli)
+            #expect(grant.status == 0, "\(grant.output)")
+            try waitUntil("every worker sees the new role", timeout: 5) {
+                Set(try api.statusOnEverySlot("GET", "/v1/admin/users", as: fresh, workers: 2).values) == [200]
+            }
+            #expect(
+                try runCommand(["admin", "grant-role", "--username", "rita", "--role", "no-such"], environment: cli)
+                    .status == 1)
+            #expect(try runCommand(["admin", "reset-2fa", "--username", "nobody"], environment: cli).status == 1)
+            let audit = try api.call("GET", "/v1/admin/audit-log?type=totp_reset", as: admin)
+            let events = try #require(audit.json?["events"] as? [[String: Any]])
+            #expect(events.count == 1 && events.first?["actor"] as? String == "cli")
+            server.signal(SIGTERM)
+            #expect(try server.waitForExit() == 0)
+        }
+
         @Test func bootstrapRules() throws {
             let dir = TemporaryDirectory()
             let production = try runCommand(

@@ -147,7 +147,7 @@ extension Integration {
             let migrate = try runCommand(["migrate"], environment: ["JADEVECTORDB_DATA_DIR": dir.path + "/data"])
             #expect(migrate.status == 0, "\(migrate.output)")
             // Every module's migrations, in the order existing databases recorded them.
-            #expect(migrate.output.contains("is at v4_ip_blocks (4 migrations)"), "\(migrate.output)")
+            #expect(migrate.output.contains("is at v5_vector_indexes (5 migrations)"), "\(migrate.output)")
             let version = try runCommand(["version"])
             #expect(version.status == 0)
             #expect(version.output.hasPrefix("jadevectordb "))

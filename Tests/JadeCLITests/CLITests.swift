@@ -93,6 +93,7 @@ import Testing
     }
 
     @Test func theServerSchemaHoldsEveryModulesMigrationsInOrder() {
-        #expect(ServerSchema.full.known == ["v1_foundation", "v2_auth", "v3_vectors", "v4_ip_blocks"])
+        #expect(
+            ServerSchema.full.known == ["v1_foundation", "v2_auth", "v3_vectors", "v4_ip_blocks", "v5_vector_indexes"])
     }
 }

@@ -177,8 +177,10 @@ public struct AuthRoutes: Sendable {
     }
 
     func register(_ r: RequestContext) throws -> HTTPResponse {
-        let headers = try limited(.registration, key: r.remoteAddress ?? "-", "registrations from this address")
+        // The body first: a request that cannot be a registration (wrong type, bad JSON) uses
+        // no attempt.
         let body = try JSONBody(r)
+        let headers = try limited(.registration, key: r.remoteAddress ?? "-", "registrations from this address")
         try body.allowOnly(["username", "password", "email"])
         let user = try auth.accounts.register(
             username: body.requiredString("username", maxBytes: 64),
@@ -188,15 +190,18 @@ public struct AuthRoutes: Sendable {
     }
 
     func login(_ r: RequestContext) throws -> HTTPResponse {
-        let headers = try limited(.login, key: r.remoteAddress ?? "-", "login attempts from this address")
+        // The body first: a request that cannot be a login (wrong type, bad JSON, unknown
+        // fields) guesses no password, so it uses no attempt.
         let body = try JSONBody(r)
         try body.allowOnly(["username", "password", "totp"])
+        let username = try body.requiredString("username", maxBytes: 256)
+        let password = try body.requiredString("password", maxBytes: 4096)
+        let totp = try body.string("totp", maxBytes: 16)
+        let headers = try limited(.login, key: r.remoteAddress ?? "-", "login attempts from this address")
         let result: Authenticator.LoginResult
         do {
             result = try auth.authenticator.login(
-                username: body.requiredString("username", maxBytes: 256),
-                password: body.requiredString("password", maxBytes: 4096), totp: body.string("totp", maxBytes: 16),
-                ip: r.remoteAddress)
+                username: username, password: password, totp: totp, ip: r.remoteAddress)
         } catch AuthError.unauthenticated {
             requestGuard?.loginFailed(r.clientAddress)
             var error = APIError.from(AuthError.unauthenticated)!

@@ -5,40 +5,6 @@ import Testing
     import Glibc
 #endif
 
-/// Runs a tool (openssl, curl) to completion with a deadline; returns its status and output
-/// (standard output, then standard error).
-func runTool(_ executable: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 30) throws
-    -> (status: Int32, output: String)
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let directory = TemporaryDirectory()
-    let outputPath = directory.path + "/output"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    let handle = FileHandle(forWritingAtPath: outputPath)!
-    defer { try? handle.close() }
-    process.standardOutput = handle
-    process.standardError = handle
-    if let input {
-        let inputPath = directory.path + "/input"
-        try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
-        process.standardInput = FileHandle(forReadingAtPath: inputPath)
-    } else {
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-    }
-    try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(5_000) }
-    if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        throw TestFailure("\(executable) \(arguments) did not finish within \(timeout) s")
-    }
-    process.waitUntilExit()
-    return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
-}
-
 /// A test certificate authority and a server certificate for 127.0.0.1 that it signed, made
 /// with the openssl command (P-256 keys, valid for two days).
 struct TestCertificate {

@@ -38,38 +38,51 @@ final class TemporaryDirectory {
     }
 }
 
-/// Runs a jadevectordb command to completion.
+/// Runs a jadevectordb command to completion (the test environment's `JADEVECTORDB_*` and
+/// `NOTIFY_SOCKET` left out, the repository's config directory given).
 func runCommand(
     _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30,
     executable: String = Repository.binary
 ) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment.filter {
         !$0.key.hasPrefix("JADEVECTORDB_") && $0.key != "NOTIFY_SOCKET"
     }
     env["JADEVECTORDB_CONFIG_DIR"] = Repository.configDirectory
     for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let outputDirectory = TemporaryDirectory()
-    let outputPath = outputDirectory.path + "/output"
+    return try runTool(executable, arguments, environment: env, timeout: timeout)
+}
+
+/// Runs a program (openssl, curl, the binary under test) to completion with a deadline;
+/// returns its status and output (standard output and error together). Standard input is
+/// `input`, or empty.
+func runTool(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
+    timeout: TimeInterval = 30
+) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let directory = TemporaryDirectory()
+    let outputPath = directory.path + "/output"
     _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
     let handle = FileHandle(forWritingAtPath: outputPath)!
     defer { try? handle.close() }
     process.standardOutput = handle
     process.standardError = handle
+    let inputPath = directory.path + "/input"
+    try (input ?? "").write(toFile: inputPath, atomically: true, encoding: .utf8)
+    process.standardInput = FileHandle(forReadingAtPath: inputPath)
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
+    while process.isRunning && Date() < deadline { usleep(5_000) }
     if process.isRunning {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        throw TestFailure("\(arguments) did not finish within \(timeout) s")
+        throw TestFailure("\(executable) \(arguments) did not finish within \(timeout) s")
     }
     process.waitUntilExit()
-    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    return (process.terminationStatus, output)
+    return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
 }
 
 /// Starts `executable` with its standard output and error appended to a new file at `logPath`.

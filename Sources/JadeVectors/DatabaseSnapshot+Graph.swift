@@ -50,12 +50,16 @@ extension DatabaseSnapshot {
         let found = query.withUnsafeBytes { q in
             graph.visitedPool.withMarks { marks in
                 marks.reserve(covered)
-                return layout.search(q.baseAddress!, scale, ef: breadth, visited: marks, visits: &visits) { node in
+                return layout.search(
+                    q.baseAddress!, scale, ef: breadth, visited: marks, visits: &visits, deadline: deadline
+                ) { node in
                     let row = Int(node)
                     return isLive(row) && (filter?.matches(metadata(row)) ?? true)
                 }
             }
         }
+        // Past the deadline: answered like a scan that ran out of time.
+        guard let found else { return nil }
         // The graph could not reach k rows that exist (a sparse or cut-off region): scan.
         if found.count < k && (filter != nil || liveCovered > found.count) { return exact() }
         return topK(

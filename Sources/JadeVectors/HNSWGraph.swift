@@ -119,8 +119,9 @@ public final class HNSWGraph {
         }
         var entries = [(nearestDistance, nearest)]
         for layer in stride(from: min(level, maxLevel), through: 0, by: -1) {
+            // No deadline: the search always completes.
             let found = view.searchLayer(
-                point, scale, entries: entries, ef: efConstruction, layer: layer, visited: visited, visits: &visits)
+                point, scale, entries: entries, ef: efConstruction, layer: layer, visited: visited, visits: &visits)!
             let limit = layer == 0 ? maxLinks0 : m
             let chosen = selectNeighbours(found, limit: m, view)
             setLinks(id, layer: layer, chosen.map(\.1))

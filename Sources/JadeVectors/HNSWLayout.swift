@@ -1,4 +1,5 @@
 import CJadeKernels
+import Dispatch
 import Synchronization
 
 /// How an HNSW graph measures closeness; lower is always closer inside the graph.
@@ -112,11 +113,13 @@ struct HNSWLayout {
     /// `accept`, only accepted nodes are results, but every node is explored: the search goes
     /// on past rejected nodes until `ef` accepted ones are found or the frontier is exhausted
     /// (a selective filter explores more of the graph, never returns fewer matches for it).
-    /// `visits` counts the distances computed.
+    /// `visits` counts the distances computed. With a `deadline` (a `DispatchTime` uptime in
+    /// nanoseconds; 0: none), checked every 64 expanded nodes, nil once it has passed: a broad
+    /// search (a large `ef`, a filter few nodes pass) is stopped like an exact scan is.
     func searchLayer(
         _ query: UnsafeRawPointer, _ scale: Float, entries: [(Float, Int32)], ef: Int, layer: Int,
-        visited: VisitedMarks, visits: inout Int, accept: ((Int32) -> Bool)? = nil
-    ) -> [(Float, Int32)] {
+        visited: VisitedMarks, visits: inout Int, deadline: UInt64 = 0, accept: ((Int32) -> Bool)? = nil
+    ) -> [(Float, Int32)]? {
         let stamp = visited.nextStamp()
         let marks = visited.marks
         var candidates = DistanceHeap(farthestOnTop: false)  // to explore, closest first
@@ -127,8 +130,11 @@ struct HNSWLayout {
             if accept?(e) ?? true { results.push(d, e) }
         }
         while results.count > ef { results.pop() }
+        var expanded = 0
         while let (d, c) = candidates.pop() {
             if results.count >= ef && d > results.top.0 { break }
+            expanded &+= 1
+            if deadline != 0 && expanded & 63 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { return nil }
             withLinks(c, layer: layer) { links in
                 // Start the neighbours' vectors on their way while the first distances are computed.
                 for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp { prefetch(n) }
@@ -155,6 +161,15 @@ struct HNSWLayout {
         _ query: UnsafeRawPointer, _ scale: Float, ef: Int, visited: VisitedMarks, visits: inout Int,
         accept: ((Int32) -> Bool)? = nil
     ) -> [(Float, Int32)] {
+        // Without a deadline the search always completes.
+        search(query, scale, ef: ef, visited: visited, visits: &visits, deadline: 0, accept: accept)!
+    }
+
+    /// ``search(_:_:ef:visited:visits:accept:)`` stopped at `deadline` (nil once it passed).
+    func search(
+        _ query: UnsafeRawPointer, _ scale: Float, ef: Int, visited: VisitedMarks, visits: inout Int,
+        deadline: UInt64, accept: ((Int32) -> Bool)? = nil
+    ) -> [(Float, Int32)]? {
         guard entryPoint >= 0, Int(entryPoint) < count else { return [] }
         var nearest = entryPoint
         var nearestDistance = distance(query, scale, nearest)
@@ -167,7 +182,7 @@ struct HNSWLayout {
         }
         return searchLayer(
             query, scale, entries: [(nearestDistance, nearest)], ef: ef, layer: 0, visited: visited, visits: &visits,
-            accept: accept)
+            deadline: deadline, accept: accept)
     }
 }
 

@@ -79,6 +79,23 @@ import Testing
         for hit in hits where exactScores[hit.id] != nil { #expect(exactScores[hit.id] == hit.score) }
     }
 
+    /// `database.query_timeout_seconds` holds for graph searches too: a broad one (large ef)
+    /// past its deadline stops with nil (answered 503 `timeout`), like an exact scan.
+    @Test func aGraphSearchStopsAtItsDeadline() throws {
+        let f = try Self.populated(.euclidean)
+        #expect(try f.vectors.catchUpIndex(database: "h") == 3000)
+        let snapshot = try f.vectors.snapshot(named: "h")
+        let query = Self.queries(1)[0]
+        var visits = 0
+        let unbounded = snapshot.approximateTopK(
+            query: query, k: 10, ef: 2000, filter: nil, deadline: 0, visits: &visits)
+        #expect(unbounded?.count == 10)
+        let passed = DispatchTime.now().uptimeNanoseconds - 1
+        #expect(
+            snapshot.approximateTopK(query: query, k: 10, ef: 2000, filter: nil, deadline: passed, visits: &visits)
+                == nil)
+    }
+
     @Test func rowsPastTheGraphAreSearchedExactlyAndDeletesAreHonouredAtOnce() throws {
         let f = try Self.populated(.euclidean, count: 2000)
         try f.vectors.catchUpIndex(database: "h")

@@ -72,6 +72,27 @@ struct HNSWLayout {
         jade_kernels_prefetch(vectors + Int(node) &* vectorStride)
     }
 
+    /// Starts loading all of `node`'s vector (`prefetch` asks for its first cache line only).
+    @inline(__always)
+    func prefetchVector(_ node: Int32) {
+        let start = vectors + Int(node) &* vectorStride
+        var offset = 64
+        while offset < vectorStride {
+            jade_kernels_prefetch(start + offset)
+            offset &+= 64
+        }
+    }
+
+    /// Starts loading `node`'s layer-0 links (its count and first neighbours, then the rest),
+    /// so that expanding it next does not wait for memory (the graph is larger than the cache).
+    @inline(__always)
+    func prefetchLinks0(_ node: Int32) {
+        guard node >= 0, Int(node) < count else { return }
+        let record = UnsafeRawPointer(links0 + Int(node) &* (maxLinks0 + 1))
+        jade_kernels_prefetch(record)
+        jade_kernels_prefetch(record + 64)
+    }
+
     /// The neighbours of `node` on `layer` (empty when the record is out of bounds).
     @inline(__always)
     func withLinks<R>(_ node: Int32, layer: Int, _ body: (UnsafeBufferPointer<Int32>) -> R) -> R {
@@ -136,21 +157,33 @@ struct HNSWLayout {
             expanded &+= 1
             if deadline != 0 && expanded & 63 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { return nil }
             withLinks(c, layer: layer) { links in
-                // Start the neighbours' vectors on their way while the first distances are computed.
-                for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp { prefetch(n) }
-                for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp {
-                    marks[Int(n)] = stamp
-                    let dn = distance(query, scale, n)
-                    visits &+= 1
-                    if results.count < ef || dn < results.top.0 {
-                        candidates.push(dn, n)
-                        if accept?(n) ?? true {
-                            results.push(dn, n)
-                            if results.count > ef { results.pop() }
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: links.count) { fresh in
+                    // The neighbours not seen yet, their first cache line on its way at once...
+                    var unseen = 0
+                    for n in links where n >= 0 && Int(n) < count && marks[Int(n)] != stamp {
+                        marks[Int(n)] = stamp
+                        fresh[unseen] = n
+                        unseen += 1
+                        prefetch(n)
+                    }
+                    for i in 0..<unseen {
+                        // ...and the whole of the next one while this one is scored.
+                        if i + 1 < unseen { prefetchVector(fresh[i + 1]) }
+                        let n = fresh[i]
+                        let dn = distance(query, scale, n)
+                        visits &+= 1
+                        if results.count < ef || dn < results.top.0 {
+                            candidates.push(dn, n)
+                            if accept?(n) ?? true {
+                                results.push(dn, n)
+                                if results.count > ef { results.pop() }
+                            }
                         }
                     }
                 }
             }
+            // The next node to expand is known now: fetch its links while the loop comes round.
+            if layer == 0, let next = candidates.peek { prefetchLinks0(next.1) }
         }
         return results.sortedAscending()
     }
@@ -250,6 +283,8 @@ struct DistanceHeap {
     let farthestOnTop: Bool
     var count: Int { items.count }
     var top: (Float, Int32) { items[0] }
+    /// The top, or nil when empty.
+    var peek: (Float, Int32)? { items.first }
 
     init(farthestOnTop: Bool) { self.farthestOnTop = farthestOnTop }
 

@@ -52,8 +52,9 @@ public final class WorkerHTTPServer: @unchecked Sendable {
     ///
     /// Everything after the TLS handler sees the decrypted bytes, so the limits, the slow-client
     /// timers and the health fast path work the same over HTTPS. The request timeout runs from
-    /// the first decrypted byte; a handshake that never completes is closed by the idle timer
-    /// of the connection (it counts as an idle connection).
+    /// the connection's start, so a handshake that is never completed (or sent byte by byte)
+    /// is closed when `server.request_timeout_seconds` runs out, like a request that never
+    /// arrives.
     public static func configure(_ channel: Channel, transport: HTTPTransport, tls: NIOSSLContext? = nil) throws {
         let connection = HTTPConnectionHandler(server: transport)
         let sync = channel.pipeline.syncOperations

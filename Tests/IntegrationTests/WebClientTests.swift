@@ -78,15 +78,21 @@ extension Integration {
             ]
             let server = try ServerProcess(
                 workers: 2,
-                environment: tlsEnvironment.merging(["JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword]) {
-                    $1
-                })
+                environment: tlsEnvironment.merging([
+                    "JADEVECTORDB_ADMIN_PASSWORD": Self.adminPassword,
+                    "JADEVECTORDB_SERVER_REQUEST_TIMEOUT_SECONDS": "2",
+                ]) { $1 })
             try waitUntil("HTTPS /health answers", timeout: 20) {
                 try Self.httpsStatus(port: server.port, caFile: first.caFile) == 200
             }
             // No plain HTTP on a TLS port.
             let plain = try? httpRequest(port: server.port, "GET", "/health")
             #expect(plain == nil || plain?.status != 200)
+            // A client that opens a connection and never completes the handshake (here: half a
+            // ClientHello) is closed when the request timeout runs out.
+            let stalled = try HTTPConnection(port: server.port)
+            try stalled.send(Data([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
+            #expect(stalled.waitForClose(timeoutMilliseconds: 6000))
             // Not trusted by a client that does not know the issuer.
             #expect(try Self.httpsStatus(port: server.port, caFile: second.caFile) == nil)
             // The container health check speaks HTTPS when the configuration has a certificate.
